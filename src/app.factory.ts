@@ -1,0 +1,43 @@
+import type { LoggerService, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from './app.module';
+import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
+import { jsonBodyMiddleware } from './common/http/json-body.middleware';
+import { RedactingLogger } from './common/logging/redacting-logger';
+import { createValidationPipe } from './common/pipes/validation';
+import { type AppConfig, secretsOf } from './config/app-config';
+import { setupOpenApi } from './openapi';
+
+export interface CreateAppOptions {
+  /** Replaces the redacting console logger (tests capture or silence logs with it). */
+  logger?: LoggerService;
+  logLevels?: LogLevel[];
+}
+
+/**
+ * Builds the whole application exactly as production runs it; `main.ts`,
+ * the e2e tests, the OpenAPI writer and the benchmarks all go through here.
+ */
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    bufferLogs: true,
+    // Open keep-alive and streaming connections must not hold up close().
+    forceCloseConnections: true,
+  });
+  const logger = options.logger ?? new RedactingLogger(secretsOf(config));
+  app.useLogger(logger);
+  if (options.logLevels && logger instanceof RedactingLogger) logger.setLogLevels(options.logLevels);
+  configureApp(app);
+  return app;
+}
+
+export function configureApp(app: NestExpressApplication): void {
+  app.disable('x-powered-by');
+  app.setGlobalPrefix('api');
+  app.use(jsonBodyMiddleware());
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new AllExceptionsFilter());
+  setupOpenApi(app);
+}

@@ -1,0 +1,61 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Expose, Type } from 'class-transformer';
+import type { Listing } from '../../runtimes/runtime-source';
+import { DiagnosticDto, toDiagnosticDtos } from './diagnostic.dto';
+
+export interface ListEnvelope<T> {
+  workspace_id: string;
+  limit: number;
+  source: 'worker_runtime_registry';
+  items: T[];
+  diagnostics: DiagnosticDto[];
+}
+
+type Ctor<T> = new () => T;
+
+/**
+ * Builds the list envelope DTO class for one item type (SPEC §3), named for
+ * OpenAPI, with the same exposure rules as every other response DTO.
+ */
+export function ListEnvelopeDto<T>(item: Ctor<T>, name: string): Ctor<ListEnvelope<T>> {
+  class Envelope implements ListEnvelope<T> {
+    @Expose()
+    @ApiProperty({ example: 'default' })
+    workspace_id: string;
+
+    @Expose()
+    @ApiProperty({ type: 'integer', minimum: 1, maximum: 200 })
+    limit: number;
+
+    @Expose()
+    @ApiProperty({ enum: ['worker_runtime_registry'] })
+    source: 'worker_runtime_registry';
+
+    @Expose()
+    @Type(() => item)
+    @ApiProperty({ type: item, isArray: true })
+    items: T[];
+
+    @Expose()
+    @Type(() => DiagnosticDto)
+    @ApiProperty({ type: DiagnosticDto, isArray: true, maxItems: 16 })
+    diagnostics: DiagnosticDto[];
+  }
+  Object.defineProperty(Envelope, 'name', { value: name });
+  return Envelope;
+}
+
+export function toListEnvelope<R, T>(
+  Dto: Ctor<ListEnvelope<T>>,
+  mapItem: (record: R) => T,
+  listing: Listing<R>,
+  context: { workspaceId: string; limit: number },
+): ListEnvelope<T> {
+  const dto = new Dto();
+  dto.workspace_id = context.workspaceId;
+  dto.limit = context.limit;
+  dto.source = 'worker_runtime_registry';
+  dto.items = listing.items.map(mapItem);
+  dto.diagnostics = toDiagnosticDtos(listing.diagnostics);
+  return dto;
+}

@@ -1,0 +1,76 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** Matches every public id the API accepts or allocates (SPEC §5). */
+export const IDENTIFIER_PATTERN = /^[A-Za-z0-9_:-]{1,120}$/;
+
+export interface EmbeddedRuntimeConfig {
+  /** Upper bound on live workers; spawning past it is a 422 `rejected`. */
+  maxWorkers: number;
+  /**
+   * Provider credential handed to workers' resolved profiles. Internal: it must
+   * never reach a client, and logs redact it.
+   */
+  providerApiKey: string | null;
+  /** Identity of the in-memory store, e.g. for operator logs. Internal. */
+  storeName: string;
+}
+
+export interface AppConfig {
+  host: string;
+  port: number;
+  workspaceId: string;
+  /** Absolute workspace root; internal, never projected. */
+  workspaceRoot: string;
+  /** Where `pods/` lives; internal, never projected. */
+  dataDir: string;
+  embedded: EmbeddedRuntimeConfig;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export class ConfigError extends Error {}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}`);
+  return value;
+}
+
+/**
+ * Reads the configuration once, from the environment (SPEC §8). Invalid values
+ * stop start-up with a message naming the variable, never its value (it may be
+ * a secret).
+ */
+export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const workspaceId = env.WORKSPACE_ID && env.WORKSPACE_ID !== '' ? env.WORKSPACE_ID : 'default';
+  if (!IDENTIFIER_PATTERN.test(workspaceId)) {
+    throw new ConfigError('WORKSPACE_ID must match ^[A-Za-z0-9_:-]{1,120}$');
+  }
+  const workspaceRoot = resolve(env.WORKSPACE_ROOT && env.WORKSPACE_ROOT !== '' ? env.WORKSPACE_ROOT : process.cwd());
+  const dataDir = resolve(
+    env.WORKSPACE_DATA_DIR && env.WORKSPACE_DATA_DIR !== ''
+      ? env.WORKSPACE_DATA_DIR
+      : join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'workspace-backend'),
+  );
+  return {
+    host: env.HOST && env.HOST !== '' ? env.HOST : '127.0.0.1',
+    port: intFromEnv(env, 'PORT', 3000, 0, 65535),
+    workspaceId,
+    workspaceRoot,
+    dataDir,
+    embedded: {
+      maxWorkers: intFromEnv(env, 'EMBEDDED_MAX_WORKERS', 100_000, 1, 10_000_000),
+      providerApiKey: env.WORKER_PROVIDER_API_KEY && env.WORKER_PROVIDER_API_KEY !== '' ? env.WORKER_PROVIDER_API_KEY : null,
+      storeName: env.EMBEDDED_STORE_NAME && env.EMBEDDED_STORE_NAME !== '' ? env.EMBEDDED_STORE_NAME : 'embedded-memory',
+    },
+  };
+}
+
+/** Values that logs must never print (SPEC §2). */
+export function secretsOf(config: AppConfig): string[] {
+  return [config.embedded.providerApiKey].filter((s): s is string => typeof s === 'string' && s.length > 0);
+}

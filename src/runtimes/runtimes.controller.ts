@@ -1,0 +1,41 @@
+import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponses } from '../common/dto/error-response.dto';
+import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
+import { ListQueryDto } from '../common/dto/list-query.dto';
+import { RejectQueryPipe } from '../common/pipes/reject-query.pipe';
+import { APP_CONFIG, type AppConfig, IDENTIFIER_PATTERN } from '../config/app-config';
+import { RuntimeListDto, RuntimeSummaryDto, toRuntimeSummaryDto } from './dto/runtime-summary.dto';
+import { RegistryService } from './registry.service';
+import { DEFAULT_LIST_LIMIT } from './runtimes.constants';
+
+export const RUNTIME_ID_PARAM = { name: 'runtime_id', schema: { type: 'string' as const, pattern: IDENTIFIER_PATTERN.source, example: 'embedded-worker-runtime' } };
+
+/** `GET /api/runtimes`, `GET /api/runtimes/:runtime_id` */
+@ApiTags('runtimes')
+@Controller('runtimes')
+export class RuntimesController {
+  constructor(
+    @Inject(RegistryService) private readonly registry: RegistryService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Get()
+  @ApiOperation({ operationId: 'listRuntimes', summary: 'Every registered runtime' })
+  @ApiOkResponse({ type: RuntimeListDto })
+  @ApiErrorResponses(400)
+  async list(@Query() query: ListQueryDto): Promise<ListEnvelope<RuntimeSummaryDto>> {
+    const limit = query.limit ?? DEFAULT_LIST_LIMIT;
+    const listing = await this.registry.listRuntimes(limit);
+    return toListEnvelope(RuntimeListDto, toRuntimeSummaryDto, listing, { workspaceId: this.config.workspaceId, limit });
+  }
+
+  @Get(':runtime_id')
+  @ApiOperation({ operationId: 'getRuntime', summary: 'One runtime: summary, status and capabilities' })
+  @ApiParam(RUNTIME_ID_PARAM)
+  @ApiOkResponse({ type: RuntimeSummaryDto })
+  @ApiErrorResponses(400, 404)
+  async get(@Param('runtime_id') runtimeId: string, @Query(RejectQueryPipe) _query: Record<string, never>): Promise<RuntimeSummaryDto> {
+    return toRuntimeSummaryDto(await this.registry.getRuntime(runtimeId));
+  }
+}

@@ -1,0 +1,119 @@
+import type { LogLevel } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { createApp } from '../../src/app.factory';
+import { RedactingLogger } from '../../src/common/logging/redacting-logger';
+import { type AppConfig, loadAppConfig, secretsOf } from '../../src/config/app-config';
+
+/** One request/response pair, kept so leak tests can scan every byte the app sent. */
+export interface Exchange {
+  method: string;
+  path: string;
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  body: unknown;
+}
+
+/** Logs, after redaction, as the operator would see them. */
+class CapturingLogger extends RedactingLogger {
+  readonly lines: string[] = [];
+  protected override printMessages(messages: unknown[], context?: string, logLevel?: LogLevel): void {
+    for (const m of messages) this.lines.push(`${logLevel} [${context}] ${typeof m === 'string' ? m : JSON.stringify(m)}`);
+  }
+}
+
+export interface ResponseCheck {
+  (exchange: Exchange): void;
+}
+
+export class TestApp {
+  readonly exchanges: Exchange[] = [];
+  /** Run on every response (e.g. the OpenAPI contract check). */
+  readonly checks: ResponseCheck[] = [];
+
+  constructor(
+    readonly app: NestExpressApplication,
+    readonly config: AppConfig,
+    private readonly logger: CapturingLogger,
+    private readonly tempDirs: string[],
+  ) {}
+
+  get logs(): readonly string[] {
+    return this.logger.lines;
+  }
+
+  async get(path: string, headers: Record<string, string> = {}): Promise<Exchange> {
+    let req = request(this.app.getHttpServer()).get(path);
+    for (const [k, v] of Object.entries(headers)) req = req.set(k, v);
+    return this.record('GET', path, await req);
+  }
+
+  async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Exchange> {
+    let req = request(this.app.getHttpServer()).post(path).set('content-type', 'application/json');
+    for (const [k, v] of Object.entries(headers)) req = req.set(k, v);
+    return this.record('POST', path, await req.send(JSON.stringify(body)));
+  }
+
+  /** Sends bytes as given: for invalid JSON, wrong content types, huge bodies. */
+  async raw(method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH', path: string, body?: string | Buffer, contentType?: string): Promise<Exchange> {
+    let req = request(this.app.getHttpServer())[method.toLowerCase() as 'post'](path);
+    if (contentType) req = req.set('content-type', contentType);
+    return this.record(method, path, await (body === undefined ? req : req.send(body)));
+  }
+
+  private record(method: string, path: string, res: request.Response): Exchange {
+    const exchange: Exchange = { method, path, status: res.status, headers: res.headers, text: res.text ?? '', body: res.body };
+    this.exchanges.push(exchange);
+    for (const check of this.checks) check(exchange);
+    return exchange;
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+    for (const dir of this.tempDirs) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function makeTempDir(prefix = 'wb-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * Builds the real application (same factory as main.ts) from environment
+ * values, with a fresh temp data dir unless one is given.
+ */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const tempDirs: string[] = [];
+  const fullEnv: Record<string, string> = { ...env };
+  if (!fullEnv.WORKSPACE_DATA_DIR) {
+    const dir = makeTempDir();
+    tempDirs.push(dir);
+    fullEnv.WORKSPACE_DATA_DIR = dir;
+  }
+  if (!fullEnv.WORKSPACE_ROOT) fullEnv.WORKSPACE_ROOT = fullEnv.WORKSPACE_DATA_DIR;
+  const config = loadAppConfig(fullEnv as NodeJS.ProcessEnv);
+  const logger = new CapturingLogger(secretsOf(config));
+  const app = await createApp(config, { logger });
+  await app.init();
+  return new TestApp(app, config, logger, tempDirs);
+}
+
+export const EMBEDDED = '/api/runtimes/embedded-worker-runtime';
+export const LOCAL = '/api/runtimes/local-worker-runtime';
+
+export const COMPANION = { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted', expected_segments: 0 } };
+
+export function ticketRole(role: string, ticketId = '00001KVZSGT0Q') {
+  return { intent: { kind: 'ticket_role', ticket_id: ticketId, role }, acceptance: { kind: 'run_accepted', expected_segments: 0 } };
+}
+
+/** Creates an embedded worker and returns its id. */
+export async function createEmbeddedWorker(t: TestApp, body: unknown = COMPANION): Promise<string> {
+  const res = await t.post(`${EMBEDDED}/workers`, body);
+  if (res.status !== 201) throw new Error(`create failed: ${res.status} ${res.text}`);
+  return (res.body as { worker: { worker_id: string } }).worker.worker_id;
+}
