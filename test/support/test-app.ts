@@ -7,6 +7,7 @@ import request from 'supertest';
 import { createApp } from '../../src/app.factory';
 import { RedactingLogger } from '../../src/common/logging/redacting-logger';
 import { type AppConfig, loadAppConfig, secretsOf } from '../../src/config/app-config';
+import { OpenApiContract } from './contract';
 
 /** One request/response pair, kept so leak tests can scan every byte the app sent. */
 export interface Exchange {
@@ -84,9 +85,17 @@ export function makeTempDir(prefix = 'wb-test-'): string {
 
 /**
  * Builds the real application (same factory as main.ts) from environment
- * values, with a fresh temp data dir unless one is given.
+ * values, with a fresh temp data dir unless one is given. Every response
+ * is validated against the committed OpenAPI document unless disabled.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+let contract: OpenApiContract | undefined;
+/** The committed OpenAPI document, loaded once per test file. */
+export function committedContract(): OpenApiContract {
+  contract ??= OpenApiContract.fromCommittedFile();
+  return contract;
+}
+
+export async function startTestApp(env: Record<string, string> = {}, options: { contract?: boolean } = {}): Promise<TestApp> {
   const tempDirs: string[] = [];
   const fullEnv: Record<string, string> = { ...env };
   if (!fullEnv.WORKSPACE_DATA_DIR) {
@@ -99,7 +108,11 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const logger = new CapturingLogger(secretsOf(config));
   const app = await createApp(config, { logger });
   await app.init();
-  return new TestApp(app, config, logger, tempDirs);
+  const t = new TestApp(app, config, logger, tempDirs);
+  // Every response of every e2e request is checked against the committed
+  // OpenAPI document with closed object schemas (see contract.ts).
+  if (options.contract !== false) t.checks.push(committedContract().check);
+  return t;
 }
 
 export const EMBEDDED = '/api/runtimes/embedded-worker-runtime';

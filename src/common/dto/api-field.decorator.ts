@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nestjs/swagger';
+import { ApiProperty, type ApiPropertyOptions } from '@nestjs/swagger';
 import { Expose, Type } from 'class-transformer';
 
 /**
@@ -7,14 +7,10 @@ import { Expose, Type } from 'class-transformer';
  * The global ClassSerializerInterceptor runs with `excludeAll`, so a property
  * without this decorator never reaches a client (fail closed).
  */
-export function ApiField(options: ApiPropertyOptions & { nested?: () => new () => unknown } = {}): PropertyDecorator {
+export function ApiField(options: ApiPropertyOptions & { nested?: new () => unknown } = {}): PropertyDecorator {
   const { nested, ...apiOptions } = options;
-  const decorators: PropertyDecorator[] = [Expose(), ApiProperty(nested ? { type: nested, ...apiOptions } as ApiPropertyOptions : apiOptions)];
-  if (nested) decorators.push(Type(nested));
+  const decorators: PropertyDecorator[] = [Expose(), ApiProperty(nested ? ({ type: nested, ...apiOptions } as ApiPropertyOptions) : apiOptions)];
+  if (nested) decorators.push(Type(() => nested));
   return applyDecorators(...decorators);
 }
 
-/** Like ApiField, for a field that may be absent from the body. */
-export function ApiOptionalField(options: ApiPropertyOptions = {}): PropertyDecorator {
-  return applyDecorators(Expose(), ApiPropertyOptional(options));
-}

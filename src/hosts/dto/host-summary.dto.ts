@@ -12,8 +12,8 @@ export class HostSummaryDto {
   @ApiField({ enum: ['available', 'degraded'] }) status: HostSummary['status'];
   @ApiField({ format: 'date-time' }) observed_at: string;
   @ApiField({ type: String, format: 'date-time', nullable: true }) last_seen_at: string | null;
-  @ApiField({ nested: () => RuntimeCapabilitiesDto }) capabilities: RuntimeCapabilitiesDto;
-  @ApiField({ nested: () => DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
+  @ApiField({ nested: RuntimeCapabilitiesDto }) capabilities: RuntimeCapabilitiesDto;
+  @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
 }
 
 export const HostListDto = ListEnvelopeDto(HostSummaryDto, 'HostListDto');

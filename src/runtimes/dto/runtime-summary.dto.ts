@@ -36,10 +36,10 @@ export class RuntimeSummaryDto {
   @ApiField() label: string;
   @ApiField({ enum: ['embedded_worker_runtime', 'local_pod'] }) kind: RuntimeSummary['kind'];
   @ApiField({ enum: ['running', 'available', 'degraded'] }) status: RuntimeSummary['status'];
-  @ApiField({ nested: () => RuntimeSourceInfoDto }) source: RuntimeSourceInfoDto;
+  @ApiField({ nested: RuntimeSourceInfoDto }) source: RuntimeSourceInfoDto;
   @ApiField({ type: [String] }) host_ids: string[];
-  @ApiField({ nested: () => RuntimeCapabilitiesDto }) capabilities: RuntimeCapabilitiesDto;
-  @ApiField({ nested: () => DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
+  @ApiField({ nested: RuntimeCapabilitiesDto }) capabilities: RuntimeCapabilitiesDto;
+  @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
 }
 
 export const RuntimeListDto = ListEnvelopeDto(RuntimeSummaryDto, 'RuntimeListDto');

@@ -1,7 +1,7 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import { IsDefined, IsIn, IsInt, IsObject, IsString, Matches, Max, MaxLength, Min, ValidateIf, ValidateNested } from 'class-validator';
 import { ApiField } from '../../common/dto/api-field.decorator';
+import { DiscriminatedBy } from '../../common/dto/discriminated.decorator';
 import { DiagnosticDto, toDiagnosticDtos } from '../../common/dto/diagnostic.dto';
 import { IDENTIFIER_PATTERN } from '../../config/app-config';
 import { TICKET_ROLES, type SpawnOutcome, type SpawnRequest, type TicketRole } from '../../runtimes/runtime-source';
@@ -11,7 +11,7 @@ const INTENT_KINDS = ['workspace_companion', 'workspace_orchestrator', 'ticket_r
 const ACCEPTANCE_KINDS = ['run_accepted', 'socket_ready'] as const;
 
 /*
- * Discriminated unions: class-transformer picks the subtype by `kind`; an
+ * Discriminated unions: DiscriminatedBy picks the subtype by `kind`; an
  * unknown kind falls back to the base class, whose `@IsIn` then rejects it
  * (without the base check an unknown kind would pass as an empty object).
  */
@@ -97,16 +97,10 @@ export class CreateWorkerDto {
   @IsDefined()
   @IsObject()
   @ValidateNested()
-  @Type(() => IntentBaseDto, {
-    keepDiscriminatorProperty: true,
-    discriminator: {
-      property: 'kind',
-      subTypes: [
-        { value: WorkspaceCompanionIntentDto, name: 'workspace_companion' },
-        { value: WorkspaceOrchestratorIntentDto, name: 'workspace_orchestrator' },
-        { value: TicketRoleIntentDto, name: 'ticket_role' },
-      ],
-    },
+  @DiscriminatedBy('kind', IntentBaseDto, {
+    workspace_companion: WorkspaceCompanionIntentDto,
+    workspace_orchestrator: WorkspaceOrchestratorIntentDto,
+    ticket_role: TicketRoleIntentDto,
   })
   intent: IntentDto;
 
@@ -126,16 +120,7 @@ export class CreateWorkerDto {
   @IsDefined()
   @IsObject()
   @ValidateNested()
-  @Type(() => AcceptanceBaseDto, {
-    keepDiscriminatorProperty: true,
-    discriminator: {
-      property: 'kind',
-      subTypes: [
-        { value: RunAcceptedAcceptanceDto, name: 'run_accepted' },
-        { value: SocketReadyAcceptanceDto, name: 'socket_ready' },
-      ],
-    },
-  })
+  @DiscriminatedBy('kind', AcceptanceBaseDto, { run_accepted: RunAcceptedAcceptanceDto, socket_ready: SocketReadyAcceptanceDto })
   acceptance: AcceptanceDto;
 }
 
@@ -160,9 +145,9 @@ export class AcceptanceEvidenceDto {
 
 export class SpawnResultDto {
   @ApiField({ enum: ['accepted', 'unsupported', 'rejected'] }) state: SpawnOutcome['state'];
-  @ApiField({ nested: () => WorkerSummaryDto, required: false }) worker?: WorkerSummaryDto;
-  @ApiField({ nested: () => AcceptanceEvidenceDto, isArray: true }) acceptance_evidence: AcceptanceEvidenceDto[];
-  @ApiField({ nested: () => DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
+  @ApiField({ nested: WorkerSummaryDto, required: false }) worker?: WorkerSummaryDto;
+  @ApiField({ nested: AcceptanceEvidenceDto, isArray: true }) acceptance_evidence: AcceptanceEvidenceDto[];
+  @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
 }
 
 export function toSpawnResultDto(outcome: SpawnOutcome): SpawnResultDto {

@@ -41,7 +41,7 @@ export class InputResultDto {
   @ApiField() worker_id: string;
   @ApiField({ type: 'integer', minimum: 0, required: false, description: "The input's index in the transcript" }) transcript_sequence?: number;
   @ApiField({ required: false, example: 'evt-1' }) event_id?: string;
-  @ApiField({ nested: () => DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
+  @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
 }
 
 export function toInputResultDto(outcome: InputOutcome): InputResultDto {

@@ -40,8 +40,8 @@ export class TranscriptPageDto {
   @ApiField({ type: 'integer', minimum: 1, maximum: MAX_TRANSCRIPT_LIMIT }) limit: number;
   @ApiField({ type: 'integer', minimum: 0 }) total_items: number;
   @ApiField({ type: 'integer', minimum: 0, required: false, description: 'Present only when items remain after this page' }) next_start?: number;
-  @ApiField({ nested: () => TranscriptItemDto, isArray: true }) items: TranscriptItemDto[];
-  @ApiField({ nested: () => DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
+  @ApiField({ nested: TranscriptItemDto, isArray: true }) items: TranscriptItemDto[];
+  @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
 }
 
 export function toTranscriptPageDto(page: TranscriptPage): TranscriptPageDto {

@@ -28,13 +28,13 @@ export class WorkerSummaryDto {
   @ApiField({ maxLength: 80 }) label: string;
   @ApiField({ type: String, nullable: true, example: 'coder' }) role: string | null;
   @ApiField({ type: String, nullable: true, example: 'builtin:coder' }) profile: string | null;
-  @ApiField({ nested: () => WorkerWorkspaceDto }) workspace: WorkerWorkspaceDto;
+  @ApiField({ nested: WorkerWorkspaceDto }) workspace: WorkerWorkspaceDto;
   @ApiField({ example: 'running', description: 'embedded: running|stopped|cancelled; local: active|metadata_only' }) state: string;
   @ApiField({ example: 'running', description: 'embedded: same as state; local: active:segment|active:pending_segment|metadata_only' }) status: string;
   @ApiField({ type: String, format: 'date-time', nullable: true }) last_seen_at: string | null;
-  @ApiField({ nested: () => WorkerImplementationDto }) implementation: WorkerImplementationDto;
-  @ApiField({ nested: () => WorkerCapabilitiesDto }) capabilities: WorkerCapabilitiesDto;
-  @ApiField({ nested: () => DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
+  @ApiField({ nested: WorkerImplementationDto }) implementation: WorkerImplementationDto;
+  @ApiField({ nested: WorkerCapabilitiesDto }) capabilities: WorkerCapabilitiesDto;
+  @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
 }
 
 export const WorkerListDto = ListEnvelopeDto(WorkerSummaryDto, 'WorkerListDto');

@@ -1,0 +1,109 @@
+import Ajv, { type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Exchange } from './test-app';
+
+type Json = Record<string, any>;
+
+/**
+ * Deep copy of a schema in which every object schema is closed
+ * (`additionalProperties: false`), so an extra field — the typical leak —
+ * fails validation even though the document itself is open.
+ */
+export function closeSchemas<T>(schema: T): T {
+  if (Array.isArray(schema)) return schema.map(closeSchemas) as T;
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Json = {};
+  for (const [k, v] of Object.entries(schema as Json)) out[k] = k === 'example' || k === 'examples' ? v : closeSchemas(v);
+  if ((out.type === 'object' || out.properties) && out.additionalProperties === undefined) out.additionalProperties = false;
+  return out as T;
+}
+
+interface Route {
+  regex: RegExp;
+  template: string;
+  operations: Json;
+}
+
+/**
+ * Validates every API response the e2e suites receive against the committed
+ * OpenAPI document: the route and status must be documented, and the body
+ * must match that response's schema with every object closed.
+ */
+export class OpenApiContract {
+  readonly document: Json;
+  private readonly ajv: Ajv;
+  private readonly routes: Route[];
+  private readonly compiled = new Map<string, ValidateFunction>();
+  checked = 0;
+
+  constructor(document: Json) {
+    this.document = document;
+    this.ajv = new Ajv({ strict: false, allErrors: true, discriminator: true });
+    addFormats(this.ajv);
+    this.ajv.addSchema({ $id: 'openapi.json', components: closeSchemas(document.components) });
+    this.routes = Object.entries(document.paths as Json).map(([template, operations]) => ({
+      template,
+      operations,
+      regex: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+    }));
+  }
+
+  static fromCommittedFile(): OpenApiContract {
+    return new OpenApiContract(JSON.parse(readFileSync(join(__dirname, '..', '..', 'openapi.json'), 'utf8')));
+  }
+
+  /** The schema ref (e.g. `#/components/schemas/X`) for one route/method/status, or undefined. */
+  responseSchema(method: string, path: string, status: number): Json | undefined {
+    const route = this.routes.find((r) => r.regex.test(path));
+    const op = route?.operations[method.toLowerCase()];
+    return op?.responses?.[String(status)]?.content?.['application/json']?.schema;
+  }
+
+  check = (exchange: Exchange): void => {
+    // Express routes are not strict: `/api/runtimes/` is `/api/runtimes`.
+    const path = exchange.path.split('?')[0].replace(/(.)\/$/, '$1');
+    if (!path.startsWith('/api/')) return; // the explorer and the document itself are not API routes
+    const route = this.routes.find((r) => r.regex.test(path));
+    let schema: Json | undefined;
+    if (!route || !route.operations[exchange.method.toLowerCase()]) {
+      // No such route: the generic error body, and only as a 404.
+      if (exchange.status !== 404) throw new Error(`${exchange.method} ${path}: ${exchange.status} on an undocumented route`);
+      schema = { $ref: '#/components/schemas/ErrorResponseDto' };
+    } else {
+      schema = this.responseSchema(exchange.method, path, exchange.status);
+      if (!schema) throw new Error(`${exchange.method} ${route.template}: status ${exchange.status} is not documented`);
+    }
+    const contentType = String(exchange.headers['content-type'] ?? '');
+    if (!contentType.startsWith('application/json')) throw new Error(`${exchange.method} ${path}: content-type ${contentType}`);
+    const validate = this.validatorFor(schema);
+    if (!validate(exchange.body)) {
+      throw new Error(
+        `${exchange.method} ${path} (${exchange.status}) does not match the OpenAPI schema: ${this.ajv.errorsText(validate.errors, { separator: '; ' })}\n${exchange.text.slice(0, 500)}`,
+      );
+    }
+    this.checked++;
+  };
+
+  /** Validates a request body against the documented request schema (for the hostile-input suite). */
+  requestBodyValidator(method: string, template: string): ValidateFunction {
+    const schema = this.document.paths[template][method].requestBody.content['application/json'].schema;
+    return this.validatorFor(schema);
+  }
+
+  private validatorFor(schema: Json): ValidateFunction {
+    const key = JSON.stringify(schema);
+    let fn = this.compiled.get(key);
+    if (!fn) {
+      fn = this.ajv.compile(closeSchemas(rebase(schema)));
+      this.compiled.set(key, fn);
+    }
+    return fn;
+  }
+}
+
+/** Points local `#/components/...` refs at the registered document. */
+function rebase(schema: Json): Json {
+  return JSON.parse(JSON.stringify(schema).replace(/"#\/components\//g, '"openapi.json#/components/'));
+}
