@@ -73,6 +73,12 @@ export class TestApp {
     return exchange;
   }
 
+  /** Listens on an ephemeral loopback port (for clients outside the process, e.g. a browser). */
+  async listen(): Promise<string> {
+    await this.app.listen(0, '127.0.0.1');
+    return (await this.app.getUrl()).replace('[::1]', '127.0.0.1');
+  }
+
   async close(): Promise<void> {
     await this.app.close();
     for (const dir of this.tempDirs) rmSync(dir, { recursive: true, force: true });

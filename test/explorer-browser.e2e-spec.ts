@@ -1,0 +1,96 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { startTestApp, type TestApp } from './support/test-app';
+
+/**
+ * The OpenAPI explorer in a real browser: headless Chromium opens /docs, uses
+ * "Try it out" to create a worker, send it input and read its transcript, and
+ * reads the rendered responses. Chromium comes from the system (Debian's
+ * `chromium`, installed by .ci/run) or CHROMIUM_PATH; without it this test
+ * fails and says how to get it — it never skips.
+ */
+const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter(
+  (p): p is string => !!p,
+);
+const ARTIFACTS = join(__dirname, 'artifacts');
+
+describe('OpenAPI explorer in headless Chromium', () => {
+  let t: TestApp;
+  let browser: Browser | undefined;
+  let page: Page;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    const executablePath = CANDIDATES.find((p) => existsSync(p));
+    if (!executablePath) {
+      throw new Error('Chromium not found: install it (Debian: `apt-get install chromium`) or set CHROMIUM_PATH. This test does not skip.');
+    }
+    t = await startTestApp();
+    baseUrl = await t.listen();
+    browser = await chromium.launch({
+      executablePath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 2000 } });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  /** Opens an operation, presses "Try it out", lets `fill` set inputs, executes, and returns status and body text. */
+  async function tryOperation(operationId: string, fill: (op: ReturnType<Page['locator']>) => Promise<void>): Promise<{ status: number; body: string }> {
+    const op = page.locator(`[id$="-${operationId}"]`).first();
+    await op.locator('.opblock-summary').first().click();
+    await op.locator('button.try-out__btn').click();
+    await fill(op);
+    await op.locator('button.execute').click();
+    const status = op.locator('.live-responses-table .response .response-col_status').first();
+    await status.waitFor({ timeout: 15_000 });
+    const body = await op.locator('.live-responses-table .response-col_description pre').first().innerText();
+    return { status: Number((await status.innerText()).trim()), body };
+  }
+
+  it('creates a worker, sends input and reads the transcript with "Try it out"', async () => {
+    await page.goto(`${baseUrl}/docs`);
+    await page.locator('.opblock').first().waitFor({ timeout: 15_000 });
+    expect(await page.locator('.opblock').count()).toBeGreaterThanOrEqual(10);
+
+    const created = await tryOperation('createWorker', async (op) => {
+      await op.locator('input[placeholder="runtime_id"]').fill('embedded-worker-runtime');
+      await op
+        .locator('textarea.body-param__text')
+        .fill(JSON.stringify({ intent: { kind: 'ticket_role', ticket_id: 'BROWSER-1', role: 'reviewer' }, acceptance: { kind: 'run_accepted', expected_segments: 0 } }));
+    });
+    expect(created.status).toBe(201);
+    const spawn = JSON.parse(created.body);
+    expect(spawn.worker).toMatchObject({ runtime_id: 'embedded-worker-runtime', role: 'reviewer', profile: 'builtin:reviewer' });
+    const workerId: string = spawn.worker.worker_id;
+
+    const input = await tryOperation('sendWorkerInput', async (op) => {
+      await op.locator('input[placeholder="runtime_id"]').fill('embedded-worker-runtime');
+      await op.locator('input[placeholder="worker_id"]').fill(workerId);
+      await op.locator('textarea.body-param__text').fill(JSON.stringify({ content: 'hello from the explorer' }));
+    });
+    expect(input.status).toBe(202);
+    expect(JSON.parse(input.body)).toMatchObject({ state: 'accepted', transcript_sequence: 0 });
+
+    const transcript = await tryOperation('readWorkerTranscript', async (op) => {
+      await op.locator('input[placeholder="runtime_id"]').fill('embedded-worker-runtime');
+      await op.locator('input[placeholder="worker_id"]').fill(workerId);
+    });
+    expect(transcript.status).toBe(200);
+    expect(JSON.parse(transcript.body)).toMatchObject({
+      worker_id: workerId,
+      total_items: 1,
+      items: [{ sequence: 0, role: 'user', content: 'hello from the explorer' }],
+    });
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.locator('[id$="-readWorkerTranscript"]').first().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(ARTIFACTS, 'explorer-try-it-out.png'), fullPage: false });
+    expect(existsSync(join(ARTIFACTS, 'explorer-try-it-out.png'))).toBe(true);
+  });
+});
