@@ -23,6 +23,7 @@ const common = {
 module.exports = {
   // Per-test bound; suites that take longer are broken, not slow.
   testTimeout: 60000,
+  globalSetup: '<rootDir>/test/support/global-setup.js',
   projects: [
     { ...common, displayName: 'unit', rootDir: __dirname, testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...common, displayName: 'e2e', rootDir: __dirname, testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },

@@ -225,6 +225,7 @@ describe('embedded worker runtime over HTTP', () => {
       ['extra top-level field', { ...COMPANION, worker_id: 'mine' }],
       ['negative expected_segments', { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted', expected_segments: -1 } }],
       ['requested_worker_name not a string', { ...COMPANION, requested_worker_name: 42 }],
+      ['requested_worker_name with a lone surrogate', { ...COMPANION, requested_worker_name: '\udc00' }],
     ])('rejects %s with 400 validation_failed', async (_name, body) => {
       const res = await t.post(`${EMBEDDED}/workers`, body);
       expect(res.status).toBe(400);
@@ -253,6 +254,8 @@ describe('embedded worker runtime over HTTP', () => {
       ['null kind', { kind: null, content: 'x' }],
       ['unknown field', { content: 'x', priority: 1 }],
       ['content one over the maximum', { content: 'a'.repeat(262_145) }],
+      ['content with U+0000 (no store could keep it exactly)', { content: 'a\u0000b' }],
+      ['content with a lone surrogate', { content: 'a\ud800b' }],
     ])('rejects %s with 400 validation_failed and leaves the transcript alone', async (_name, body) => {
       const before = ((await t.get(`${EMBEDDED}/workers/${workerId}/transcript`)).body as any).total_items;
       const res = await t.post(`${EMBEDDED}/workers/${workerId}/input`, body);

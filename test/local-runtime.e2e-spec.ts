@@ -225,7 +225,8 @@ describe('local compatibility runtime source', () => {
 
   it('survives a missing data dir: degraded host and runtime, warning, no crash', async () => {
     const base = makeTempDir('wb-missing-');
-    const t = await startTestApp({ WORKSPACE_DATA_DIR: join(base, 'does-not-exist'), WORKSPACE_ROOT: base });
+    // A memory store: the default SQLite store would create the data dir for its file.
+    const t = await startTestApp({ WORKSPACE_DATA_DIR: join(base, 'does-not-exist'), WORKSPACE_ROOT: base, RUNTIME_STORE_URL: 'memory:' });
     try {
       const runtime = (await t.get(LOCAL)).body as any;
       expect(runtime).toMatchObject({ status: 'degraded', capabilities: { local_pod_inspection: 'unavailable' } });

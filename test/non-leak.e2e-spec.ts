@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetadataScanner } from '../src/runtimes/local/metadata-scanner';
-import { MemoryEmbeddedRuntimeStore } from '../src/runtimes/embedded/store/memory-runtime.store';
+import { EmbeddedRuntimeStore } from '../src/runtimes/embedded/store/embedded-runtime.store';
+import { STORE_FIXTURES, type StoreFixture } from './support/stores';
 import { fullRecord, podsDir, writeRecord } from './support/local-fixtures';
 import { expectEnvelope, expectErrorShape, expectHostShape, expectRuntimeShape, expectTranscriptShape, expectWorkerShape } from './support/shapes';
 import { COMPANION, EMBEDDED, LOCAL, makeTempDir, startTestApp, type TestApp, ticketRole } from './support/test-app';
@@ -14,7 +15,7 @@ import { COMPANION, EMBEDDED, LOCAL, makeTempDir, startTestApp, type TestApp, ti
  * drives every route, in success and in error, and asserts that no byte of
  * any response (status line aside: bodies and headers) contains a canary.
  */
-describe('non-leaking projection', () => {
+describe.each(STORE_FIXTURES.map((f) => [f.name, f] as [string, StoreFixture]))('non-leaking projection (%s store)', (_name, fixture) => {
   const run = randomBytes(6).toString('hex');
   const canary = (what: string) => `CANARY${what.toUpperCase().replace(/[^A-Z0-9]/g, '')}${run}`;
   const PID = '987654321';
@@ -29,6 +30,7 @@ describe('non-leaking projection', () => {
   let t: TestApp;
   let dataDir: string;
   let root: string;
+  let cleanupStore: () => Promise<void>;
 
   beforeAll(async () => {
     base = makeTempDir('wb-leak-');
@@ -44,17 +46,21 @@ describe('non-leaking projection', () => {
     writeRecord(dataDir, 'huge', JSON.stringify({ ...fullRecord(root, secret), worker_name: plant('hugename'), pad: 'x'.repeat(3 << 20) }));
     writeRecord(dataDir, 'wrong-types', { worker_name: 7, workspace_root: root, socket_path: 12, token: { t: plant('nestedtoken') } });
     writeFileSync(join(podsDir(dataDir), 'stray-file'), plant('strayfile'));
+    // The store's identity (memory name, SQLite file path, Postgres password) is a canary too.
+    const store = await fixture.create({ canary: plant('storename') });
+    cleanupStore = store.cleanup;
     t = await startTestApp({
       WORKSPACE_DATA_DIR: dataDir,
       WORKSPACE_ROOT: root,
       WORKER_PROVIDER_API_KEY: plant('providerkey'),
-      EMBEDDED_STORE_NAME: plant('storename'),
+      ...store.env,
     });
   });
 
   afterAll(async () => {
     jest.restoreAllMocks();
     await t.close();
+    await cleanupStore();
     rmSync(base, { recursive: true, force: true });
   });
 
@@ -121,8 +127,9 @@ describe('non-leaking projection', () => {
       expect(e.status).toBeGreaterThanOrEqual(400);
       expectErrorShape(e.body, e.status, (e.body as any).error);
     }
-    // the OpenAPI document is a response too
+    // the OpenAPI document and the health check are responses too
     expect((await t.get('/docs-json')).status).toBe(200);
+    expect((await t.get('/api/health')).body).toEqual({ status: 'ok', checks: { embedded_runtime_store: 'up' } });
 
     expectNoCanary();
     // Echoed client values are made safe: the canary id was cut at the first unsafe character.
@@ -156,15 +163,43 @@ describe('non-leaking projection', () => {
     }
   });
 
+  it('reports an unreachable store as 503 on /api/health and a diagnostic in lists, naming nothing', async () => {
+    const store = t.app.get(EmbeddedRuntimeStore);
+    const failure = new Error(`connect ECONNREFUSED ${canary('storename')} password=${canary('providerkey')}`);
+    const spies = [jest.spyOn(store, 'ping').mockRejectedValue(failure), jest.spyOn(store, 'listWorkers').mockRejectedValue(failure)];
+    try {
+      const health = await t.get('/api/health');
+      expect(health.status).toBe(503);
+      expect(health.body).toEqual({
+        statusCode: 503,
+        error: 'service_unavailable',
+        message: 'The backend is not ready',
+        diagnostics: [{ code: 'embedded_runtime_store_error', severity: 'error', message: expect.any(String) }],
+      });
+      const all = await t.get('/api/workers');
+      expect(all.status).toBe(200);
+      expect((all.body as any).diagnostics.map((d: any) => d.code)).toContain('embedded_runtime_store_error');
+      expectNoCanary();
+      expect(t.logs.join('\n')).not.toContain(canary('providerkey'));
+    } finally {
+      spies.forEach((s) => s.mockRestore());
+    }
+  });
+
   it('turns a store failure into a generic 500 that names nothing', async () => {
     const workerId = (((await t.post(`${EMBEDDED}/workers`, COMPANION)).body as any).worker.worker_id) as string;
     const spy = jest
-      .spyOn(MemoryEmbeddedRuntimeStore.prototype, 'appendTranscriptItem')
+      .spyOn(t.app.get(EmbeddedRuntimeStore), 'appendTranscriptItem')
       .mockRejectedValue(new Error(`store ${canary('storename')} failed with token=${canary('providerkey')}`));
     try {
       const res = await t.post(`${EMBEDDED}/workers/${workerId}/input`, { content: 'x' });
       expect(res.status).toBe(500);
-      expectErrorShape(res.body, 500, 'internal_error');
+      expect(res.body).toEqual({
+        statusCode: 500,
+        error: 'internal_error',
+        message: 'Internal server error',
+        diagnostics: [{ code: 'embedded_runtime_store_error', severity: 'error', message: expect.any(String) }],
+      });
       expectNoCanary();
       expect(t.logs.join('\n')).not.toContain(canary('providerkey'));
     } finally {

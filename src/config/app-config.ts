@@ -4,6 +4,14 @@ import { join, resolve } from 'node:path';
 /** Matches every public id the API accepts or allocates (SPEC §5). */
 export const IDENTIFIER_PATTERN = /^[A-Za-z0-9_:-]{1,120}$/;
 
+/** Where the embedded runtime keeps its state (RUNTIME_STORE_URL). Internal: never projected. */
+export type RuntimeStoreConfig =
+  | { kind: 'memory'; name: string }
+  | { kind: 'sqlite'; file: string; synchronous: 'NORMAL' | 'FULL' }
+  | { kind: 'postgres'; url: string };
+
+export const DEFAULT_SQLITE_FILE = 'embedded-runtime.sqlite3';
+
 export interface EmbeddedRuntimeConfig {
   /** Upper bound on live workers; spawning past it is a 422 `rejected`. */
   maxWorkers: number;
@@ -12,8 +20,7 @@ export interface EmbeddedRuntimeConfig {
    * never reach a client, and logs redact it.
    */
   providerApiKey: string | null;
-  /** Identity of the in-memory store, e.g. for operator logs. Internal. */
-  storeName: string;
+  store: RuntimeStoreConfig;
 }
 
 export interface AppConfig {
@@ -65,12 +72,38 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     embedded: {
       maxWorkers: intFromEnv(env, 'EMBEDDED_MAX_WORKERS', 100_000, 1, 10_000_000),
       providerApiKey: env.WORKER_PROVIDER_API_KEY && env.WORKER_PROVIDER_API_KEY !== '' ? env.WORKER_PROVIDER_API_KEY : null,
-      storeName: env.EMBEDDED_STORE_NAME && env.EMBEDDED_STORE_NAME !== '' ? env.EMBEDDED_STORE_NAME : 'embedded-memory',
+      store: parseStoreUrl(env.RUNTIME_STORE_URL ?? '', dataDir, env.SQLITE_SYNCHRONOUS),
     },
   };
 }
 
-/** Values that logs must never print (SPEC §2). */
+/**
+ * `memory:[name]`, `sqlite:[path]` (default `<data dir>/embedded-runtime.sqlite3`)
+ * or `postgres://…` / `postgresql://…`. Unset means the SQLite default.
+ */
+export function parseStoreUrl(raw: string, dataDir: string, synchronous?: string): RuntimeStoreConfig {
+  const sync = synchronous === undefined || synchronous === '' ? 'NORMAL' : synchronous.toUpperCase();
+  if (sync !== 'NORMAL' && sync !== 'FULL') throw new ConfigError('SQLITE_SYNCHRONOUS must be NORMAL or FULL');
+  if (raw === '' || raw === 'sqlite:') return { kind: 'sqlite', file: join(dataDir, DEFAULT_SQLITE_FILE), synchronous: sync };
+  if (raw.startsWith('sqlite:')) return { kind: 'sqlite', file: resolve(raw.slice('sqlite:'.length)), synchronous: sync };
+  if (raw.startsWith('memory:')) return { kind: 'memory', name: raw.slice('memory:'.length) || 'embedded-memory' };
+  if (/^postgres(ql)?:\/\//.test(raw)) {
+    try {
+      new URL(raw);
+    } catch {
+      throw new ConfigError('RUNTIME_STORE_URL is not a valid postgres:// URL');
+    }
+    return { kind: 'postgres', url: raw };
+  }
+  throw new ConfigError('RUNTIME_STORE_URL must be memory:, sqlite:[path] or postgres://…');
+}
+
+/** Values that logs must never print (SPEC §2): the provider credential and the store's password. */
 export function secretsOf(config: AppConfig): string[] {
-  return [config.embedded.providerApiKey].filter((s): s is string => typeof s === 'string' && s.length > 0);
+  const secrets = [config.embedded.providerApiKey];
+  if (config.embedded.store.kind === 'postgres') {
+    const password = new URL(config.embedded.store.url).password;
+    secrets.push(password, decodeURIComponent(password));
+  }
+  return secrets.filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

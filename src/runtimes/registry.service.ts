@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { boundDiagnostics, diagnostic, type Diagnostic } from '../common/dto/diagnostic.dto';
 import { ApiError } from '../common/errors/api-error';
 import { IDENTIFIER_PATTERN } from '../config/app-config';
+import { RuntimeSourceError } from './runtime-source.errors';
 import { RUNTIME_SOURCES } from './runtimes.constants';
 import type {
   HostSummary,
@@ -163,7 +164,9 @@ export class RegistryService {
     try {
       return { ok: true, value: await call(source) };
     } catch (err) {
-      this.logger.error(`runtime ${source.runtimeId} failed: ${err instanceof Error ? err.message : String(err)}`);
+      const cause = err instanceof RuntimeSourceError ? err.cause : err;
+      this.logger.error(`runtime ${source.runtimeId} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+      if (err instanceof RuntimeSourceError) return { ok: false, diagnostic: { ...err.diagnostic } };
       return { ok: false, diagnostic: diagnostic('runtime_unavailable', 'error', `Runtime ${source.runtimeId} could not be read`) };
     }
   }

@@ -30,6 +30,7 @@ export class ErrorResponseDto {
       'unsupported_media_type',
       'not_found',
       'method_not_allowed',
+      'service_unavailable',
       'internal_error',
     ],
   })
@@ -53,6 +54,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: '`rejected`: the runtime refused a valid request; diagnostics say why',
   500: '`internal_error`: generic, says nothing of the cause',
   501: '`capability_unsupported`: the runtime cannot do this',
+  503: '`service_unavailable`: a dependency (the embedded runtime store) is not ready',
 };
 
 /** Documents the error responses a route can give, all with the one error body. */

@@ -15,6 +15,7 @@ export type ApiErrorCode =
   | 'unsupported_media_type'
   | 'not_found'
   | 'method_not_allowed'
+  | 'service_unavailable'
   | 'internal_error';
 
 export interface ValidationDetail {

@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+import { RuntimeSourceError } from '../../runtimes/runtime-source.errors';
 import { ApiError, type ApiErrorCode, type ErrorBody } from '../errors/api-error';
 
 /** Codes and fixed messages for HttpExceptions that Nest itself raises. */
@@ -40,14 +41,20 @@ export class AllExceptionsFilter implements ExceptionFilter {
       if (known) return { statusCode: status, error: known.code, message: known.message, diagnostics: [] };
       if (status < 500) return { statusCode: status, error: 'validation_failed', message: 'Request was not accepted', diagnostics: [] };
     }
-    const detail = exception instanceof Error ? exception.stack ?? exception.message : String(exception);
+    if (exception instanceof RuntimeSourceError) {
+      // The cause may name paths or hosts: operator log only. The client gets the source's generic diagnostic.
+      this.logger.error(`${exception.diagnostic.code}: ${describe(exception.cause)}`);
+      return { ...GENERIC_500, diagnostics: [{ ...exception.diagnostic }] };
+    }
+    const detail = describe(exception);
     // The app logger (RedactingLogger) strips secrets from this line.
     this.logger.error(detail);
-    return {
-      statusCode: HttpStatus.INTERNAL_SERVER_ERROR,
-      error: 'internal_error',
-      message: 'Internal server error',
-      diagnostics: [],
-    };
+    return { ...GENERIC_500, diagnostics: [] };
   }
+}
+
+const GENERIC_500 = { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'internal_error', message: 'Internal server error' } as const;
+
+function describe(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }

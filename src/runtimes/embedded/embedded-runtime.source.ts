@@ -1,6 +1,7 @@
 import { arch, platform } from 'node:os';
-import { diagnostic } from '../../common/dto/diagnostic.dto';
+import { diagnostic, type Diagnostic } from '../../common/dto/diagnostic.dto';
 import { derivePublicId } from '../../common/ids/public-id';
+import { RuntimeSourceError } from '../runtime-source.errors';
 import { EMBEDDED_RUNTIME_ID } from '../runtimes.constants';
 import type {
   HostSummary,
@@ -18,6 +19,11 @@ import type {
 } from '../runtime-source';
 import { type EmbeddedWorkerRuntime, formatEventId } from './embedded-worker-runtime';
 import type { StoredWorker } from './store/embedded-runtime.store';
+
+/** What a client learns when the store fails: that it failed, nothing of why or where. */
+export const STORE_ERROR: Diagnostic = Object.freeze(
+  diagnostic('embedded_runtime_store_error', 'error', 'The embedded runtime store could not complete the operation'),
+);
 
 const WORKER_CAPABILITIES: WorkerCapabilities = Object.freeze({
   can_accept_input: true,
@@ -82,7 +88,9 @@ export class EmbeddedRuntimeSource implements RuntimeSource {
       },
       host_ids: [this.hostId],
       capabilities: this.caps,
-      diagnostics: [diagnostic('embedded_memory_store', 'info', 'Workers and transcripts are kept in memory and do not survive a restart')],
+      diagnostics: this.runtime.storage.durable
+        ? []
+        : [diagnostic('embedded_memory_store', 'info', 'Workers and transcripts are kept in memory and do not survive a restart')],
     };
   }
 
@@ -108,7 +116,7 @@ export class EmbeddedRuntimeSource implements RuntimeSource {
 
   async listWorkers(options: { limit: number; hostId?: string }): Promise<Listing<WorkerSummary>> {
     if (options.hostId !== undefined && options.hostId !== this.hostId) return { items: [], diagnostics: [] };
-    const [workers, total] = await Promise.all([this.runtime.listWorkers(options.limit), this.runtime.countWorkers()]);
+    const [workers, total] = await this.guard(() => Promise.all([this.runtime.listWorkers(options.limit), this.runtime.countWorkers()]));
     const diagnostics =
       total > workers.length
         ? [diagnostic('list_truncated', 'info', `${this.runtimeId} has ${total} workers; ${workers.length} are listed`)]
@@ -117,16 +125,18 @@ export class EmbeddedRuntimeSource implements RuntimeSource {
   }
 
   async getWorker(workerId: string): Promise<WorkerSummary | undefined> {
-    const worker = await this.runtime.getWorker(workerId);
+    const worker = await this.guard(() => this.runtime.getWorker(workerId));
     return worker && this.toWorkerSummary(worker);
   }
 
   async spawnWorker(request: SpawnRequest): Promise<SpawnOutcome> {
-    const result = await this.runtime.createWorker({
-      intent: request.intent,
-      requestedWorkerName: request.requested_worker_name,
-      acceptance: request.acceptance,
-    });
+    const result = await this.guard(() =>
+      this.runtime.createWorker({
+        intent: request.intent,
+        requestedWorkerName: request.requested_worker_name,
+        acceptance: request.acceptance,
+      }),
+    );
     if (result.outcome === 'rejected') {
       return { state: 'rejected', acceptance_evidence: [], diagnostics: result.diagnostics };
     }
@@ -139,7 +149,7 @@ export class EmbeddedRuntimeSource implements RuntimeSource {
   }
 
   async acceptInput(workerId: string, input: InputRequest): Promise<InputOutcome | undefined> {
-    const receipt = await this.runtime.sendInput(workerId, input);
+    const receipt = await this.guard(() => this.runtime.sendInput(workerId, input));
     if (!receipt) return undefined;
     return {
       state: 'accepted',
@@ -152,7 +162,7 @@ export class EmbeddedRuntimeSource implements RuntimeSource {
   }
 
   async readTranscript(workerId: string, page: { start: number; limit: number }): Promise<TranscriptPage | undefined> {
-    const read = await this.runtime.readTranscript(workerId, page.start, page.limit);
+    const read = await this.guard(() => this.runtime.readTranscript(workerId, page.start, page.limit));
     if (!read) return undefined;
     const result: TranscriptPage = {
       state: 'available',
@@ -172,6 +182,15 @@ export class EmbeddedRuntimeSource implements RuntimeSource {
     const next = page.start + read.items.length;
     if (read.items.length > 0 && next < read.total) result.next_start = next;
     return result;
+  }
+
+  /** Store failures become one generic diagnostic; the cause goes to the operator log only. */
+  private async guard<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw new RuntimeSourceError(STORE_ERROR, err);
+    }
   }
 
   /** Allow-list projection of a stored worker (SPEC §3, embedded column). */

@@ -71,6 +71,16 @@ export class EmbeddedWorkerRuntime {
     return { maxWorkers: this.maxWorkers };
   }
 
+  /** Public facts about the store: its kind and whether state survives a restart (never its identity). */
+  get storage(): { kind: EmbeddedRuntimeStore['kind']; durable: boolean } {
+    return { kind: this.store.kind, durable: this.store.durable };
+  }
+
+  /** Resolves when the store answers (health check). */
+  ping(): Promise<void> {
+    return this.store.ping();
+  }
+
   /** For the operator: names the provider and whether a credential is set, never the credential. */
   describeProvider(): string {
     return `${this.provider.name} (${this.provider.credential ? 'credential configured' : 'no credential'})`;

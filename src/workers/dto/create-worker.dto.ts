@@ -5,6 +5,7 @@ import { DiscriminatedBy } from '../../common/dto/discriminated.decorator';
 import { DiagnosticDto, toDiagnosticDtos } from '../../common/dto/diagnostic.dto';
 import { IDENTIFIER_PATTERN } from '../../config/app-config';
 import { TICKET_ROLES, type SpawnOutcome, type SpawnRequest, type TicketRole } from '../../runtimes/runtime-source';
+import { IsStorableText } from './send-input.dto';
 import { toWorkerSummaryDto, WorkerSummaryDto } from './worker-summary.dto';
 
 const INTENT_KINDS = ['workspace_companion', 'workspace_orchestrator', 'ticket_role'] as const;
@@ -108,6 +109,7 @@ export class CreateWorkerDto {
   @ValidateIf((o: CreateWorkerDto) => o.requested_worker_name !== undefined)
   @IsString()
   @MaxLength(200)
+  @IsStorableText()
   requested_worker_name?: string;
 
   @ApiProperty({

@@ -6,6 +6,21 @@ import type { InputOutcome, InputRequest } from '../../runtimes/runtime-source';
 import { MAX_INPUT_CONTENT_LENGTH } from '../../runtimes/runtimes.constants';
 
 /**
+ * Text every store keeps byte for byte: no U+0000 (Postgres TEXT cannot hold
+ * it) and no lone surrogate (UTF-8 encoding would silently turn it into
+ * U+FFFD). Refusing it is better than changing what the client sent.
+ */
+export function IsStorableText(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isStorableText',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || (!value.includes('\u0000') && (value as string & { isWellFormed(): boolean }).isWellFormed()),
+      defaultMessage: () => '$property must be well-formed Unicode without U+0000',
+    },
+  });
+}
+
+/**
  * Bounds in JavaScript string length (SPEC §4), which class-validator's
  * MaxLength does not use (it counts a surrogate pair as one).
  */
@@ -25,9 +40,10 @@ export class SendInputDto {
   @IsIn(['user', 'system'])
   kind?: 'user' | 'system';
 
-  @ApiProperty({ minLength: 1, maxLength: MAX_INPUT_CONTENT_LENGTH, description: 'Not only whitespace; length in UTF-16 units' })
+  @ApiProperty({ minLength: 1, maxLength: MAX_INPUT_CONTENT_LENGTH, description: 'Not only whitespace; length in UTF-16 units; well-formed Unicode without U+0000' })
   @IsString()
   @IsBoundedText(MAX_INPUT_CONTENT_LENGTH)
+  @IsStorableText()
   content: string;
 }
 

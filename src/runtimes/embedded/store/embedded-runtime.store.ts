@@ -36,7 +36,14 @@ export interface AppendedItem {
 export abstract class EmbeddedRuntimeStore {
   /** Internal identity (a name, a file, a connection): operator logs only. */
   abstract readonly identity: string;
-  abstract readonly kind: 'memory';
+  abstract readonly kind: 'memory' | 'sqlite' | 'postgres';
+  /** Whether state survives a restart of the backend. */
+  abstract readonly durable: boolean;
+
+  /** Opens the store and runs pending migrations (versioned, idempotent). */
+  abstract init(): Promise<void>;
+  /** Resolves when the store answers; rejects otherwise (health check). */
+  abstract ping(): Promise<void>;
 
   abstract insertWorker(worker: StoredWorker): Promise<void>;
   abstract getWorker(workerId: string): Promise<StoredWorker | undefined>;

@@ -22,11 +22,16 @@ interface MemoryWorker {
  */
 export class MemoryEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
   readonly kind = 'memory' as const;
+  readonly durable = false;
   private readonly workers = new Map<string, MemoryWorker>();
 
   constructor(readonly identity: string) {
     super();
   }
+
+  async init(): Promise<void> {}
+
+  async ping(): Promise<void> {}
 
   async insertWorker(worker: StoredWorker): Promise<void> {
     if (this.workers.has(worker.workerId)) throw new Error('duplicate worker id');

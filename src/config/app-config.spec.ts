@@ -1,0 +1,29 @@
+import { withoutPassword, redactSecrets } from '../common/logging/redact';
+import { ConfigError, loadAppConfig, parseStoreUrl, secretsOf } from './app-config';
+
+describe('configuration', () => {
+  it('defaults to a SQLite file under the data dir', () => {
+    expect(parseStoreUrl('', '/data')).toEqual({ kind: 'sqlite', file: '/data/embedded-runtime.sqlite3', synchronous: 'NORMAL' });
+    expect(parseStoreUrl('sqlite:', '/data', 'full')).toEqual({ kind: 'sqlite', file: '/data/embedded-runtime.sqlite3', synchronous: 'FULL' });
+    expect(parseStoreUrl('sqlite:/x/y.db', '/data')).toMatchObject({ kind: 'sqlite', file: '/x/y.db' });
+    expect(parseStoreUrl('memory:', '/data')).toEqual({ kind: 'memory', name: 'embedded-memory' });
+    expect(parseStoreUrl('postgresql://u:p@h/db', '/data')).toEqual({ kind: 'postgres', url: 'postgresql://u:p@h/db' });
+  });
+
+  it('refuses unknown stores and bad values without echoing them', () => {
+    expect(() => parseStoreUrl('mysql://secret@h', '/d')).toThrow(ConfigError);
+    expect(() => parseStoreUrl('mysql://secret@h', '/d')).not.toThrow(/secret/);
+    expect(() => loadAppConfig({ PORT: 'abc' } as NodeJS.ProcessEnv)).toThrow('PORT must be a whole number');
+    expect(() => loadAppConfig({ WORKSPACE_ID: 'a/b' } as NodeJS.ProcessEnv)).toThrow(/WORKSPACE_ID/);
+    expect(() => loadAppConfig({ SQLITE_SYNCHRONOUS: 'OFF' } as NodeJS.ProcessEnv)).toThrow(/SQLITE_SYNCHRONOUS/);
+  });
+
+  it('knows which values logs must never print', () => {
+    const config = loadAppConfig({ WORKER_PROVIDER_API_KEY: 'sk-provider', RUNTIME_STORE_URL: 'postgres://app:p%40ss@db/x' } as NodeJS.ProcessEnv);
+    expect(secretsOf(config)).toEqual(expect.arrayContaining(['sk-provider', 'p%40ss', 'p@ss']));
+    const line = `store postgres://app:p%40ss@db/x failed; key sk-provider; Authorization: Bearer abc.def; token=xyz`;
+    const redacted = redactSecrets(line, secretsOf(config));
+    for (const secret of ['p%40ss', 'sk-provider', 'abc.def', 'xyz']) expect(redacted).not.toContain(secret);
+    expect(withoutPassword('postgres://app:p%40ss@db:5432/x')).toBe('postgres://app:redacted@db:5432/x');
+  });
+});

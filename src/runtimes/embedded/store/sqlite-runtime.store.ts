@@ -1,0 +1,118 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { EmbeddedRuntimeStore, type AppendedItem, type StoredTranscriptItem, type StoredWorker } from './embedded-runtime.store';
+import { rowToWorker, SQLITE_MIGRATIONS, WORKER_COLUMNS, type WorkerRow, workerToParams } from './sql-schema';
+
+/**
+ * The default store: one SQLite file (better-sqlite3, WAL mode).
+ *
+ * Durability: every append is one IMMEDIATE transaction (bump the worker's
+ * counters, insert the item) committed before the 202 is sent. With WAL and
+ * `synchronous = NORMAL`, a committed transaction survives the process being
+ * killed at any moment; only an OS crash or power loss can drop the last
+ * commits (`synchronous = FULL`, via SQLITE_SYNCHRONOUS=FULL, closes that at
+ * the cost of an fsync per input). A kill never leaves half an item: SQLite
+ * rolls back an uncommitted transaction on the next open.
+ */
+export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
+  readonly kind = 'sqlite' as const;
+  readonly durable = true;
+  private db!: Database.Database;
+  private stmts!: ReturnType<SqliteEmbeddedRuntimeStore['prepare']>;
+  private appendTx!: (workerId: string, role: string, content: string, atMs: number) => AppendedItem | undefined;
+  private readTx!: (workerId: string, start: number, limit: number) => { total: number; items: StoredTranscriptItem[] } | undefined;
+
+  constructor(
+    readonly identity: string,
+    private readonly options: { synchronous?: 'NORMAL' | 'FULL' } = {},
+  ) {
+    super();
+  }
+
+  async init(): Promise<void> {
+    mkdirSync(dirname(this.identity), { recursive: true });
+    this.db = new Database(this.identity, { timeout: 5000 });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${this.options.synchronous ?? 'NORMAL'}`);
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+    this.stmts = this.prepare();
+    this.appendTx = this.db.transaction((workerId: string, role: string, content: string, atMs: number) => {
+      const row = this.stmts.bump.get(atMs, workerId) as { sequence: number; event_no: number } | undefined;
+      if (!row) return undefined;
+      this.stmts.insertItem.run(workerId, row.sequence, role, content, row.event_no, atMs);
+      return { sequence: row.sequence, eventNo: row.event_no };
+    }).immediate;
+    // One read transaction: the total and the page come from the same snapshot.
+    this.readTx = this.db.transaction((workerId: string, start: number, limit: number) => {
+      const worker = this.stmts.length.get(workerId) as { transcript_length: number } | undefined;
+      if (!worker) return undefined;
+      const rows = this.stmts.page.all(workerId, start, limit) as Array<{ sequence: number; role: 'user' | 'system'; content: string; event_no: number }>;
+      return { total: worker.transcript_length, items: rows.map((r) => ({ sequence: r.sequence, role: r.role, content: r.content, eventNo: r.event_no })) };
+    }).deferred;
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS wb_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const apply = this.db.transaction(() => {
+      const applied = new Set((this.db.prepare('SELECT version FROM wb_schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
+      for (const m of SQLITE_MIGRATIONS) {
+        if (applied.has(m.version)) continue;
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO wb_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      }
+    });
+    apply.immediate();
+  }
+
+  private prepare() {
+    return {
+      insertWorker: this.db.prepare(`INSERT INTO wb_workers (${WORKER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      getWorker: this.db.prepare(`SELECT ${WORKER_COLUMNS} FROM wb_workers WHERE worker_id = ?`),
+      listWorkers: this.db.prepare(`SELECT ${WORKER_COLUMNS} FROM wb_workers ORDER BY created_order LIMIT ?`),
+      countWorkers: this.db.prepare('SELECT COUNT(*) AS n FROM wb_workers'),
+      bump: this.db.prepare(
+        `UPDATE wb_workers SET transcript_length = transcript_length + 1, next_event_no = next_event_no + 1, last_seen_at_ms = ?
+         WHERE worker_id = ? RETURNING transcript_length - 1 AS sequence, next_event_no - 1 AS event_no`,
+      ),
+      insertItem: this.db.prepare('INSERT INTO wb_transcript_items (worker_id, sequence, role, content, event_no, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)'),
+      length: this.db.prepare('SELECT transcript_length FROM wb_workers WHERE worker_id = ?'),
+      page: this.db.prepare('SELECT sequence, role, content, event_no FROM wb_transcript_items WHERE worker_id = ? AND sequence >= ? ORDER BY sequence LIMIT ?'),
+      ping: this.db.prepare('SELECT 1'),
+    };
+  }
+
+  async ping(): Promise<void> {
+    this.stmts.ping.get();
+  }
+
+  async insertWorker(worker: StoredWorker): Promise<void> {
+    this.stmts.insertWorker.run(...workerToParams(worker));
+  }
+
+  async getWorker(workerId: string): Promise<StoredWorker | undefined> {
+    const row = this.stmts.getWorker.get(workerId) as WorkerRow | undefined;
+    return row && rowToWorker(row);
+  }
+
+  async listWorkers(limit: number): Promise<StoredWorker[]> {
+    return (this.stmts.listWorkers.all(limit) as WorkerRow[]).map(rowToWorker);
+  }
+
+  async countWorkers(): Promise<number> {
+    return (this.stmts.countWorkers.get() as { n: number }).n;
+  }
+
+  async appendTranscriptItem(workerId: string, item: { role: 'user' | 'system'; content: string }, atMs: number): Promise<AppendedItem | undefined> {
+    return this.appendTx(workerId, item.role, item.content, atMs);
+  }
+
+  async readTranscript(workerId: string, start: number, limit: number): Promise<{ total: number; items: StoredTranscriptItem[] } | undefined> {
+    return this.readTx(workerId, start, limit);
+  }
+
+  async close(): Promise<void> {
+    if (this.db?.open) this.db.close();
+  }
+}
