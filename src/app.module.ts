@@ -3,6 +3,7 @@ import { APP_GUARD, APP_INTERCEPTOR, Reflector } from '@nestjs/core';
 import { IdentifierParamsGuard } from './common/guards/identifier-params.guard';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { HostsModule } from './hosts/hosts.module';
 import { RuntimesModule } from './runtimes/runtimes.module';
@@ -13,7 +14,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), RuntimesModule, HostsModule, WorkersModule, HealthModule],
+      imports: [ConfigModule.forRoot(config), RuntimesModule, HostsModule, WorkersModule, EventsModule, HealthModule],
       providers: [
         { provide: APP_GUARD, useClass: IdentifierParamsGuard },
         {

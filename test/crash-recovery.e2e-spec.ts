@@ -72,7 +72,7 @@ describe.each(durable)('crash recovery (%s store, kill -9)', (_name, fixture) =>
 
   it('loses no acknowledged input and leaves no half-written item, over three kills', async () => {
     await startServer();
-    const created = await (
+    const created: any = await (
       await fetch(`${base}/api/runtimes/embedded-worker-runtime/workers`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -96,7 +96,7 @@ describe.each(durable)('crash recovery (%s store, kill -9)', (_name, fixture) =>
               headers: { 'content-type': 'application/json' },
               body: JSON.stringify({ content }),
             });
-            if (res.status === 202) acked.set(content, (await res.json()).transcript_sequence);
+            if (res.status === 202) acked.set(content, ((await res.json()) as any).transcript_sequence);
           } catch {
             return; // the server is gone
           }
@@ -111,7 +111,7 @@ describe.each(durable)('crash recovery (%s store, kill -9)', (_name, fixture) =>
       await startServer();
       const items: Array<{ sequence: number; role: string; content: string }> = [];
       for (let start = 0; ; start += 200) {
-        const page = await (await fetch(`${base}/api/runtimes/embedded-worker-runtime/workers/${workerId}/transcript?start=${start}&limit=200`)).json();
+        const page: any = await (await fetch(`${base}/api/runtimes/embedded-worker-runtime/workers/${workerId}/transcript?start=${start}&limit=200`)).json();
         items.push(...page.items);
         if (page.next_start === undefined) break;
       }
@@ -125,7 +125,7 @@ describe.each(durable)('crash recovery (%s store, kill -9)', (_name, fixture) =>
       expect(items.length).toBeGreaterThan(expectedNext); // the round did write something
       expectedNext = items.length;
       // the sequence continues after the crash, with no gap or reuse
-      const next = await (
+      const next: any = await (
         await fetch(`${base}/api/runtimes/embedded-worker-runtime/workers/${workerId}/input`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },

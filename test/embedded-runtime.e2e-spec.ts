@@ -29,7 +29,7 @@ describe('embedded worker runtime over HTTP', () => {
           can_accept_input: true,
           can_read_bounded_transcript: true,
           can_stop_worker: false,
-          can_stream_events: false,
+          can_stream_events: true,
         },
       });
       expect(embedded.host_ids).toHaveLength(1);
@@ -74,7 +74,7 @@ describe('embedded worker runtime over HTTP', () => {
         state: 'running',
         status: 'running',
         implementation: { kind: 'embedded_worker_runtime' },
-        capabilities: { can_accept_input: true, can_read_bounded_transcript: true, can_stop: false, can_stream_events: false },
+        capabilities: { can_accept_input: true, can_read_bounded_transcript: true, can_stop: false, can_stream_events: true },
       });
 
       const detail = await t.get(`${EMBEDDED}/workers/${workerId}`);

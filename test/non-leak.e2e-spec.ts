@@ -5,6 +5,7 @@ import { MetadataScanner } from '../src/runtimes/local/metadata-scanner';
 import { EmbeddedRuntimeStore } from '../src/runtimes/embedded/store/embedded-runtime.store';
 import { STORE_FIXTURES, type StoreFixture } from './support/stores';
 import { fullRecord, podsDir, writeRecord } from './support/local-fixtures';
+import { SseClient } from './support/sse-client';
 import { expectEnvelope, expectErrorShape, expectHostShape, expectRuntimeShape, expectTranscriptShape, expectWorkerShape } from './support/shapes';
 import { COMPANION, EMBEDDED, LOCAL, makeTempDir, startTestApp, type TestApp, ticketRole } from './support/test-app';
 
@@ -78,6 +79,9 @@ describe.each(STORE_FIXTURES.map((f) => [f.name, f] as [string, StoreFixture]))(
 
   it('drives every route, success and error, and no response carries a canary', async () => {
     const hdr = { authorization: `Bearer ${plant('authheader')}`, 'x-api-key': plant('apikeyheader') };
+    // Event streams are responses too: watch everything while the routes are driven.
+    const base = await t.listen();
+    const everything = await SseClient.connect(t, base, '/api/events', hdr);
     expectEnvelope((await t.get('/api/runtimes', hdr)).body, expectRuntimeShape);
     expectRuntimeShape((await t.get(EMBEDDED)).body);
     expectRuntimeShape((await t.get(LOCAL)).body);
@@ -90,6 +94,11 @@ describe.each(STORE_FIXTURES.map((f) => [f.name, f] as [string, StoreFixture]))(
     expectWorkerShape((await t.get(`${EMBEDDED}/workers/${workerId}`)).body);
     expect((await t.post(`${EMBEDDED}/workers/${workerId}/input`, { content: 'hello' }, hdr)).status).toBe(202);
     expectTranscriptShape((await t.get(`${EMBEDDED}/workers/${workerId}/transcript?start=0&limit=10`)).body);
+    const replay = await SseClient.connect(t, base, `${EMBEDDED}/workers/${workerId}/events?after=evt-0`);
+    await replay.waitFor((c) => c.events.length >= 1);
+    await everything.waitFor((c) => c.events.length >= 3);
+    replay.close();
+    everything.close();
 
     const all = await t.get('/api/workers');
     expectEnvelope(all.body, expectWorkerShape);

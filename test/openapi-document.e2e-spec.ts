@@ -43,6 +43,9 @@ describe('OpenAPI document', () => {
         'getWorker',
         'sendWorkerInput',
         'readWorkerTranscript',
+        'streamWorkerEvents',
+        'streamEvents',
+        'getHealth',
       ]),
     );
     expect(new Set(ids).size).toBe(ids.length);
@@ -73,6 +76,17 @@ describe('OpenAPI document', () => {
     expect(Object.keys(create.properties.intent.discriminator.mapping).sort()).toEqual(['ticket_role', 'workspace_companion', 'workspace_orchestrator']);
     expect(create.properties.acceptance.oneOf).toHaveLength(2);
     expect(create.required.sort()).toEqual(['acceptance', 'intent']);
+  });
+
+  it('documents the event streams as text/event-stream with every event schema, and their errors as JSON', () => {
+    for (const id of ['streamWorkerEvents', 'streamEvents']) {
+      const op = operations().find((o) => o.op.operationId === id)!.op;
+      const stream = op.responses['200'].content['text/event-stream'].schema;
+      expect(stream.oneOf.map((r: any) => r.$ref.split('/').pop()).sort()).toEqual(
+        ['StreamOverflowEventDto', 'StreamResetEventDto', 'WorkerCreatedEventDto', 'WorkerInputAcceptedEventDto', 'WorkerStateChangedEventDto'].sort(),
+      );
+      expect(op.responses['501'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ErrorResponseDto' });
+    }
   });
 
   it('documents every path parameter with the identifier pattern', () => {

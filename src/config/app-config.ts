@@ -23,6 +23,15 @@ export interface EmbeddedRuntimeConfig {
   store: RuntimeStoreConfig;
 }
 
+export interface EventStreamConfig {
+  /** Interval of `: heartbeat` comments on open streams. */
+  heartbeatMs: number;
+  /** Bytes a slow client may leave unread before it is disconnected with `stream.overflow`. */
+  clientBufferBytes: number;
+  /** Most events replayed on resume; a client further behind gets `stream.reset`. */
+  replayLimit: number;
+}
+
 export interface AppConfig {
   host: string;
   port: number;
@@ -32,6 +41,7 @@ export interface AppConfig {
   /** Where `pods/` lives; internal, never projected. */
   dataDir: string;
   embedded: EmbeddedRuntimeConfig;
+  events: EventStreamConfig;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -73,6 +83,11 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxWorkers: intFromEnv(env, 'EMBEDDED_MAX_WORKERS', 100_000, 1, 10_000_000),
       providerApiKey: env.WORKER_PROVIDER_API_KEY && env.WORKER_PROVIDER_API_KEY !== '' ? env.WORKER_PROVIDER_API_KEY : null,
       store: parseStoreUrl(env.RUNTIME_STORE_URL ?? '', dataDir, env.SQLITE_SYNCHRONOUS),
+    },
+    events: {
+      heartbeatMs: intFromEnv(env, 'SSE_HEARTBEAT_MS', 15_000, 10, 3_600_000),
+      clientBufferBytes: intFromEnv(env, 'SSE_CLIENT_BUFFER_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      replayLimit: intFromEnv(env, 'EVENT_REPLAY_LIMIT', 1000, 0, 1_000_000),
     },
   };
 }

@@ -5,6 +5,7 @@ import { IDENTIFIER_PATTERN } from '../config/app-config';
 import { RuntimeSourceError } from './runtime-source.errors';
 import { RUNTIME_SOURCES } from './runtimes.constants';
 import type {
+  EventStreamSink,
   HostSummary,
   InputOutcome,
   InputRequest,
@@ -121,6 +122,29 @@ export class RegistryService {
     const transcript = await source.readTranscript(workerId, page);
     if (!transcript) throw ApiError.unknownWorker(runtimeId);
     return transcript;
+  }
+
+  /** Opens one worker's event stream; 501 for runtimes that cannot stream, then 404 for unknown workers. */
+  async openWorkerEvents(runtimeId: string, workerId: string, afterEventNo: number | undefined, sink: EventStreamSink, options: { replayLimit: number }): Promise<() => void> {
+    const source = this.requireSource(runtimeId);
+    if (!source.openWorkerEvents || !source.capabilities().can_stream_events) {
+      throw ApiError.capabilityUnsupported(runtimeId, 'streaming events');
+    }
+    const unsubscribe = await source.openWorkerEvents(workerId, afterEventNo, sink, options);
+    if (!unsubscribe) throw ApiError.unknownWorker(runtimeId);
+    return unsubscribe;
+  }
+
+  /** Live events of one runtime, or of every runtime that can stream. */
+  openEvents(runtimeId: string | undefined, sink: EventStreamSink): () => void {
+    const sources = runtimeId === undefined ? this.sources.filter((s) => s.capabilities().can_stream_events) : [this.requireSource(runtimeId)];
+    for (const source of sources) {
+      if (!source.openRuntimeEvents || !source.capabilities().can_stream_events) {
+        throw ApiError.capabilityUnsupported(source.runtimeId, 'streaming events');
+      }
+    }
+    const unsubscribes = sources.map((s) => s.openRuntimeEvents!(sink));
+    return () => unsubscribes.forEach((u) => u());
   }
 
   private requireSource(runtimeId: string): RuntimeSource {

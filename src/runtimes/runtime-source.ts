@@ -148,6 +148,20 @@ export interface TranscriptPage {
   diagnostics: Diagnostic[];
 }
 
+/** An event as clients see it (SPEC'd by the event-stream issue), already projected. */
+export type WorkerEvent =
+  | { kind: 'worker.created'; runtime_id: string; worker_id: string; event_id: string; worker: WorkerSummary }
+  | { kind: 'worker.input_accepted'; runtime_id: string; worker_id: string; event_id: string; item: TranscriptItem }
+  | { kind: 'worker.state_changed'; runtime_id: string; worker_id: string; event_id: string; state: string; status: string };
+
+export type StreamResetReason = 'history_unavailable' | 'unknown_position' | 'not_resumable';
+
+/** Where a source delivers a stream: events in order, or a reset telling the client to re-read state. */
+export interface EventStreamSink {
+  event(event: WorkerEvent): void;
+  reset(reason: StreamResetReason): void;
+}
+
 /**
  * A runtime the registry can route to. Read operations are required; the
  * optional ones exist only on sources whose capabilities say they work, and
@@ -165,4 +179,12 @@ export interface RuntimeSource {
   spawnWorker?(request: SpawnRequest): Promise<SpawnOutcome>;
   acceptInput?(workerId: string, input: InputRequest): Promise<InputOutcome | undefined>;
   readTranscript?(workerId: string, page: { start: number; limit: number }): Promise<TranscriptPage | undefined>;
+  /**
+   * Streams one worker's events from now on; with `afterEventNo`, first every
+   * retained event after it (at most `replayLimit`, else a reset). Resolves
+   * to the unsubscribe function, or undefined for an unknown worker.
+   */
+  openWorkerEvents?(workerId: string, afterEventNo: number | undefined, sink: EventStreamSink, options: { replayLimit: number }): Promise<(() => void) | undefined>;
+  /** Streams every worker's live events. */
+  openRuntimeEvents?(sink: EventStreamSink): () => void;
 }

@@ -1,6 +1,11 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Param, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBody, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { ApiErrorResponses } from '../common/dto/error-response.dto';
+import { SseStream } from '../common/http/sse-stream';
+import { ApiEventStreamResponse } from '../events/api-event-stream.decorator';
+import { WorkerEventsQueryDto } from '../events/dto/events-query.dto';
+import { resumePosition, sseSink } from '../events/event-stream';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
 import { RejectQueryPipe } from '../common/pipes/reject-query.pipe';
@@ -17,7 +22,7 @@ const WORKER_ID_PARAM = { name: 'worker_id', schema: { type: 'string' as const, 
 
 /**
  * Every worker operation addressed by `runtime_id` + `worker_id`:
- * `/api/runtimes/:runtime_id/workers[/:worker_id[/input|/transcript]]`.
+ * `/api/runtimes/:runtime_id/workers[/:worker_id[/input|/transcript|/events]]`.
  */
 @ApiTags('workers')
 @ApiParam(RUNTIME_ID_PARAM)
@@ -93,5 +98,31 @@ export class RuntimeWorkersController {
   ): Promise<TranscriptPageDto> {
     const page = { start: query.start ?? 0, limit: query.limit ?? DEFAULT_TRANSCRIPT_LIMIT };
     return toTranscriptPageDto(await this.registry.readTranscript(runtimeId, workerId, page));
+  }
+
+  @Get(':worker_id/events')
+  @ApiOperation({
+    operationId: 'streamWorkerEvents',
+    summary: "The worker's events from now on (Server-Sent Events); resume with Last-Event-ID or ?after=",
+  })
+  @ApiParam(WORKER_ID_PARAM)
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (evt-<n>); wins over ?after=' })
+  @ApiEventStreamResponse(
+    'worker.created, worker.input_accepted (with the transcript item), worker.state_changed. On resume, every retained event after the id comes first, then live ones, with no gap and no duplicate; if the id is too old (or unknown), the first event is stream.reset.',
+  )
+  @ApiErrorResponses(400, 404, 501)
+  async events(
+    @Param('runtime_id') runtimeId: string,
+    @Param('worker_id') workerId: string,
+    @Query() query: WorkerEventsQueryDto,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res() res: Response,
+  ): Promise<void> {
+    const after = resumePosition(lastEventId, query.after);
+    const stream = new SseStream(res, { heartbeatMs: this.config.events.heartbeatMs, maxBufferedBytes: this.config.events.clientBufferBytes });
+    // Errors (404, 501, store) are thrown before the first write, so they stay JSON.
+    const unsubscribe = await this.registry.openWorkerEvents(runtimeId, workerId, after, sseSink(stream), { replayLimit: this.config.events.replayLimit });
+    stream.onClose(unsubscribe);
+    stream.open();
   }
 }

@@ -4,6 +4,7 @@ import { derivePublicId } from '../../common/ids/public-id';
 import { RuntimeSourceError } from '../runtime-source.errors';
 import { EMBEDDED_RUNTIME_ID } from '../runtimes.constants';
 import type {
+  EventStreamSink,
   HostSummary,
   InputOutcome,
   InputRequest,
@@ -15,9 +16,10 @@ import type {
   SpawnRequest,
   TranscriptPage,
   WorkerCapabilities,
+  WorkerEvent,
   WorkerSummary,
 } from '../runtime-source';
-import { type EmbeddedWorkerRuntime, formatEventId } from './embedded-worker-runtime';
+import { type EmbeddedWorkerRuntime, formatEventId, type RuntimeEvent } from './embedded-worker-runtime';
 import type { StoredWorker } from './store/embedded-runtime.store';
 
 /** What a client learns when the store fails: that it failed, nothing of why or where. */
@@ -27,7 +29,7 @@ export const STORE_ERROR: Diagnostic = Object.freeze(
 
 const WORKER_CAPABILITIES: WorkerCapabilities = Object.freeze({
   can_accept_input: true,
-  can_stream_events: false,
+  can_stream_events: true,
   can_stop: false,
   can_spawn_followup: false,
   can_read_bounded_transcript: true,
@@ -55,7 +57,7 @@ export class EmbeddedRuntimeSource implements RuntimeSource {
       can_spawn_worker: true,
       can_stop_worker: false,
       can_accept_input: true,
-      can_stream_events: false,
+      can_stream_events: true,
       can_read_bounded_transcript: true,
       has_workspace_fs: false,
       has_shell: false,
@@ -182,6 +184,62 @@ export class EmbeddedRuntimeSource implements RuntimeSource {
     const next = page.start + read.items.length;
     if (read.items.length > 0 && next < read.total) result.next_start = next;
     return result;
+  }
+
+  async openWorkerEvents(workerId: string, afterEventNo: number | undefined, sink: EventStreamSink, options: { replayLimit: number }): Promise<(() => void) | undefined> {
+    if (!(await this.guard(() => this.runtime.getWorker(workerId)))) return undefined;
+    // Subscribe before reading the replay, buffer live events meanwhile, then
+    // deliver replay + buffer skipping anything already sent: no gap, no duplicate.
+    let lastSent = -1;
+    let replaying = afterEventNo !== undefined;
+    const buffered: RuntimeEvent[] = [];
+    const deliver = (event: RuntimeEvent) => {
+      if (event.eventNo <= lastSent) return;
+      lastSent = event.eventNo;
+      sink.event(this.toWorkerEvent(event));
+    };
+    const unsubscribe = this.runtime.subscribe(workerId, (event) => (replaying ? buffered.push(event) : deliver(event)));
+    if (afterEventNo !== undefined) {
+      try {
+        const replay = await this.guard(() => this.runtime.readEventsAfter(workerId, afterEventNo, options.replayLimit + 1));
+        if (!replay) {
+          unsubscribe();
+          return undefined;
+        }
+        if (afterEventNo > replay.lastEventNo) {
+          sink.reset('unknown_position'); // an id this worker never issued (e.g. from before a memory-store restart)
+          lastSent = replay.lastEventNo;
+        } else if (replay.items.length > options.replayLimit) {
+          sink.reset('history_unavailable'); // too far behind to replay: re-read the transcript
+          lastSent = replay.lastEventNo;
+        } else {
+          lastSent = afterEventNo;
+          for (const item of replay.items) deliver({ kind: 'worker.input_accepted', workerId, eventNo: item.eventNo, item });
+        }
+      } catch (err) {
+        unsubscribe();
+        throw err;
+      }
+      replaying = false;
+      for (const event of buffered.splice(0)) deliver(event);
+    }
+    return unsubscribe;
+  }
+
+  openRuntimeEvents(sink: EventStreamSink): () => void {
+    return this.runtime.subscribe(null, (event) => sink.event(this.toWorkerEvent(event)));
+  }
+
+  /** Allow-list projection of a runtime event: the same record projections as the REST responses. */
+  private toWorkerEvent(event: RuntimeEvent): WorkerEvent {
+    const base = { runtime_id: this.runtimeId, worker_id: event.workerId, event_id: formatEventId(event.eventNo) };
+    if (event.kind === 'worker.created') return { kind: 'worker.created', ...base, worker: this.toWorkerSummary(event.worker) };
+    const { item } = event;
+    return {
+      kind: 'worker.input_accepted',
+      ...base,
+      item: { sequence: item.sequence, role: item.role, content: item.content, event_id: formatEventId(item.eventNo) },
+    };
   }
 
   /** Store failures become one generic diagnostic; the cause goes to the operator log only. */

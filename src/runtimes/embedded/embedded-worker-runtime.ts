@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { diagnostic, type Diagnostic } from '../../common/dto/diagnostic.dto';
 import type { SpawnAcceptance, WorkerIntent } from '../runtime-source';
+import { EventHub } from './event-hub';
 import type { EmbeddedRuntimeStore, StoredTranscriptItem, StoredWorker } from './store/embedded-runtime.store';
+
+/** What the runtime publishes after a change is committed. Internal records: project before sending. */
+export type RuntimeEvent =
+  | { kind: 'worker.created'; workerId: string; eventNo: 0; worker: StoredWorker }
+  | { kind: 'worker.input_accepted'; workerId: string; eventNo: number; item: StoredTranscriptItem };
 
 /** How workers reach their model provider. The credential is internal. */
 export interface ProviderSettings {
@@ -35,6 +41,12 @@ export function formatEventId(eventNo: number): string {
   return `evt-${eventNo}`;
 }
 
+/** `evt-<n>` → n, or undefined for anything else. */
+export function parseEventId(eventId: string): number | undefined {
+  const match = /^evt-(\d{1,15})$/.exec(eventId);
+  return match ? Number(match[1]) : undefined;
+}
+
 /** Profile fallback (SPEC §4): built-in per ticket role, else the runtime default. */
 export function resolveProfileSelector(intent: WorkerIntent): { role: StoredWorker['role']; profileSelector: string } {
   switch (intent.kind) {
@@ -59,6 +71,9 @@ export class EmbeddedWorkerRuntime {
   private readonly now: () => number;
   /** Creates in flight, so concurrent creates cannot overshoot maxWorkers. */
   private reserved = 0;
+  private readonly events = new EventHub<RuntimeEvent>();
+  /** Per-worker tail of in-flight appends: appends to one worker run one at a time here. */
+  private readonly appendTails = new Map<string, Promise<unknown>>();
 
   constructor(options: EmbeddedWorkerRuntimeOptions) {
     this.store = options.store;
@@ -118,6 +133,7 @@ export class EmbeddedWorkerRuntime {
         lastSeenAtMs: at,
       };
       await this.store.insertWorker(worker);
+      this.events.publish({ kind: 'worker.created', workerId: worker.workerId, eventNo: 0, worker: { ...worker } });
       const evidence = [
         {
           kind: 'run_accepted',
@@ -142,10 +158,53 @@ export class EmbeddedWorkerRuntime {
     return this.store.countWorkers();
   }
 
-  /** Appends the input to the transcript; undefined if the worker does not exist. */
-  async sendInput(workerId: string, input: { kind: 'user' | 'system'; content: string }): Promise<{ sequence: number; eventId: string } | undefined> {
-    const appended = await this.store.appendTranscriptItem(workerId, { role: input.kind, content: input.content }, this.now());
-    return appended && { sequence: appended.sequence, eventId: formatEventId(appended.eventNo) };
+  /**
+   * Appends the input to the transcript; undefined if the worker does not
+   * exist. Appends to one worker are serialised in this process so that the
+   * events are published in event-number order whatever the store's latency
+   * (a Postgres pool may finish concurrent queries out of order); the store
+   * still makes each append atomic, also across processes.
+   */
+  sendInput(workerId: string, input: { kind: 'user' | 'system'; content: string }): Promise<{ sequence: number; eventId: string } | undefined> {
+    return this.serialised(workerId, async () => {
+      const appended = await this.store.appendTranscriptItem(workerId, { role: input.kind, content: input.content }, this.now());
+      if (!appended) return undefined;
+      this.events.publish({
+        kind: 'worker.input_accepted',
+        workerId,
+        eventNo: appended.eventNo,
+        item: { sequence: appended.sequence, role: input.kind, content: input.content, eventNo: appended.eventNo },
+      });
+      return { sequence: appended.sequence, eventId: formatEventId(appended.eventNo) };
+    });
+  }
+
+  /** Live events of one worker (`workerId`) or of all workers (`null`); returns the unsubscribe function. */
+  subscribe(workerId: string | null, listener: (event: RuntimeEvent) => void): () => void {
+    return this.events.subscribe(workerId, listener);
+  }
+
+  listenerCount(): number {
+    return this.events.listenerCount();
+  }
+
+  /** Committed input events after `afterEventNo`, for stream resume. */
+  readEventsAfter(workerId: string, afterEventNo: number, limit: number): Promise<{ lastEventNo: number; items: StoredTranscriptItem[] } | undefined> {
+    return this.store.readEventsAfter(workerId, afterEventNo, limit);
+  }
+
+  private serialised<T>(workerId: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.appendTails.get(workerId) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.appendTails.set(workerId, tail);
+    void tail.then(() => {
+      if (this.appendTails.get(workerId) === tail) this.appendTails.delete(workerId);
+    });
+    return run;
   }
 
   readTranscript(workerId: string, start: number, limit: number): Promise<{ total: number; items: StoredTranscriptItem[] } | undefined> {

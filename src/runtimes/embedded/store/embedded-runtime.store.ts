@@ -54,5 +54,11 @@ export abstract class EmbeddedRuntimeStore {
   abstract appendTranscriptItem(workerId: string, item: { role: 'user' | 'system'; content: string }, atMs: number): Promise<AppendedItem | undefined>;
   /** Items `[start, start + limit)`; O(limit). Undefined when the worker does not exist. */
   abstract readTranscript(workerId: string, start: number, limit: number): Promise<{ total: number; items: StoredTranscriptItem[] } | undefined>;
+  /**
+   * Transcript items whose event number is greater than `afterEventNo`, in
+   * event order, at most `limit`, with the worker's latest event number (for
+   * stream resume). Undefined when the worker does not exist.
+   */
+  abstract readEventsAfter(workerId: string, afterEventNo: number, limit: number): Promise<{ lastEventNo: number; items: StoredTranscriptItem[] } | undefined>;
   abstract close(): Promise<void>;
 }

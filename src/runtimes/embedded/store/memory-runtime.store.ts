@@ -80,6 +80,24 @@ export class MemoryEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
     return { total, items };
   }
 
+  async readEventsAfter(workerId: string, afterEventNo: number, limit: number): Promise<{ lastEventNo: number; items: StoredTranscriptItem[] } | undefined> {
+    const entry = this.workers.get(workerId);
+    if (!entry) return undefined;
+    // eventNos ascend with the sequence: binary search for the first one after afterEventNo.
+    let lo = 0;
+    let hi = entry.eventNos.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (entry.eventNos[mid] <= afterEventNo) lo = mid + 1;
+      else hi = mid;
+    }
+    const items: StoredTranscriptItem[] = [];
+    for (let i = lo; i < entry.contents.length && items.length < limit; i++) {
+      items.push({ sequence: i, role: ROLE_CODES[entry.roles[i]], content: entry.contents[i], eventNo: entry.eventNos[i] });
+    }
+    return { lastEventNo: entry.nextEventNo - 1, items };
+  }
+
   async close(): Promise<void> {
     this.workers.clear();
   }

@@ -103,7 +103,26 @@ export class PostgresEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
     return { total: Number(rows[0].total), items };
   }
 
+  async readEventsAfter(workerId: string, afterEventNo: number, limit: number): Promise<{ lastEventNo: number; items: StoredTranscriptItem[] } | undefined> {
+    const { rows } = await this.pool.query<{ last_event_no: string; sequence: string | null; role: 'user' | 'system' | null; content: string | null; event_no: string | null }>(
+      `SELECT w.next_event_no - 1 AS last_event_no, t.sequence, t.role, t.content, t.event_no
+       FROM wb_workers w
+       LEFT JOIN LATERAL (
+         SELECT sequence, role, content, event_no FROM wb_transcript_items
+         WHERE worker_id = w.worker_id AND event_no > $2 ORDER BY event_no LIMIT $3
+       ) t ON true
+       WHERE w.worker_id = $1`,
+      [workerId, afterEventNo, limit],
+    );
+    if (rows.length === 0) return undefined;
+    const items = rows
+      .filter((r) => r.sequence !== null)
+      .map((r) => ({ sequence: Number(r.sequence), role: r.role!, content: r.content!, eventNo: Number(r.event_no) }));
+    return { lastEventNo: Number(rows[0].last_event_no), items };
+  }
+
   async close(): Promise<void> {
+    if (this.pool.ended || this.pool.ending) return;
     await this.pool.end();
   }
 }

@@ -9,7 +9,8 @@ import type { StoredWorker } from './embedded-runtime.store';
  *   next transcript sequence and event number (bumped in the same
  *   transaction as the insert, so allocation is atomic per worker);
  * - `wb_transcript_items`: keyed by (worker_id, sequence), so a page is an
- *   index range scan: O(limit), whatever the transcript's length.
+ *   index range scan: O(limit), whatever the transcript's length; v2 adds an
+ *   index on (worker_id, event_no) for event-stream resume.
  */
 export interface Migration {
   version: number;
@@ -46,6 +47,11 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'event replay index',
+    sql: 'CREATE INDEX wb_transcript_items_event ON wb_transcript_items (worker_id, event_no);',
+  },
 ];
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
@@ -76,6 +82,11 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         PRIMARY KEY (worker_id, sequence)
       );
     `,
+  },
+  {
+    version: 2,
+    name: 'event replay index',
+    sql: 'CREATE INDEX wb_transcript_items_event ON wb_transcript_items (worker_id, event_no);',
   },
 ];
 

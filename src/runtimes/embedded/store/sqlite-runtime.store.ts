@@ -21,6 +21,7 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
   private db!: Database.Database;
   private stmts!: ReturnType<SqliteEmbeddedRuntimeStore['prepare']>;
   private appendTx!: (workerId: string, role: string, content: string, atMs: number) => AppendedItem | undefined;
+  private eventsTx!: (workerId: string, after: number, limit: number) => { lastEventNo: number; items: StoredTranscriptItem[] } | undefined;
   private readTx!: (workerId: string, start: number, limit: number) => { total: number; items: StoredTranscriptItem[] } | undefined;
 
   constructor(
@@ -51,6 +52,12 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
       const rows = this.stmts.page.all(workerId, start, limit) as Array<{ sequence: number; role: 'user' | 'system'; content: string; event_no: number }>;
       return { total: worker.transcript_length, items: rows.map((r) => ({ sequence: r.sequence, role: r.role, content: r.content, eventNo: r.event_no })) };
     }).deferred;
+    this.eventsTx = this.db.transaction((workerId: string, after: number, limit: number) => {
+      const worker = this.stmts.lastEvent.get(workerId) as { last_event_no: number } | undefined;
+      if (!worker) return undefined;
+      const rows = this.stmts.eventsAfter.all(workerId, after, limit) as Array<{ sequence: number; role: 'user' | 'system'; content: string; event_no: number }>;
+      return { lastEventNo: worker.last_event_no, items: rows.map((r) => ({ sequence: r.sequence, role: r.role, content: r.content, eventNo: r.event_no })) };
+    }).deferred;
   }
 
   private migrate(): void {
@@ -80,6 +87,8 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
       length: this.db.prepare('SELECT transcript_length FROM wb_workers WHERE worker_id = ?'),
       page: this.db.prepare('SELECT sequence, role, content, event_no FROM wb_transcript_items WHERE worker_id = ? AND sequence >= ? ORDER BY sequence LIMIT ?'),
       ping: this.db.prepare('SELECT 1'),
+      lastEvent: this.db.prepare('SELECT next_event_no - 1 AS last_event_no FROM wb_workers WHERE worker_id = ?'),
+      eventsAfter: this.db.prepare('SELECT sequence, role, content, event_no FROM wb_transcript_items WHERE worker_id = ? AND event_no > ? ORDER BY event_no LIMIT ?'),
     };
   }
 
@@ -110,6 +119,10 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
 
   async readTranscript(workerId: string, start: number, limit: number): Promise<{ total: number; items: StoredTranscriptItem[] } | undefined> {
     return this.readTx(workerId, start, limit);
+  }
+
+  async readEventsAfter(workerId: string, afterEventNo: number, limit: number): Promise<{ lastEventNo: number; items: StoredTranscriptItem[] } | undefined> {
+    return this.eventsTx(workerId, afterEventNo, limit);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,82 @@
+import { instanceToPlain } from 'class-transformer';
+import { ApiField } from '../../common/dto/api-field.decorator';
+import type { StreamResetReason, WorkerEvent } from '../../runtimes/runtime-source';
+import { TranscriptItemDto } from '../../workers/dto/transcript.dto';
+import { toWorkerSummaryDto, WorkerSummaryDto } from '../../workers/dto/worker-summary.dto';
+
+/*
+ * The `data:` of each SSE event. Built by the same allow-list mappers as the
+ * REST responses and serialised with the same `excludeAll` rule as the global
+ * ClassSerializerInterceptor, so an event can carry nothing a REST body could not.
+ */
+
+class WorkerEventBaseDto {
+  @ApiField({ example: 'evt-3', description: 'Also the SSE `id:`; send it back as Last-Event-ID to resume' }) event_id: string;
+  @ApiField() runtime_id: string;
+  @ApiField() worker_id: string;
+}
+
+export class WorkerCreatedEventDto extends WorkerEventBaseDto {
+  @ApiField({ enum: ['worker.created'] }) kind: 'worker.created';
+  @ApiField({ nested: WorkerSummaryDto }) worker: WorkerSummaryDto;
+}
+
+export class WorkerInputAcceptedEventDto extends WorkerEventBaseDto {
+  @ApiField({ enum: ['worker.input_accepted'] }) kind: 'worker.input_accepted';
+  @ApiField({ nested: TranscriptItemDto }) item: TranscriptItemDto;
+}
+
+export class WorkerStateChangedEventDto extends WorkerEventBaseDto {
+  @ApiField({ enum: ['worker.state_changed'] }) kind: 'worker.state_changed';
+  @ApiField() state: string;
+  @ApiField() status: string;
+}
+
+export class StreamResetEventDto {
+  @ApiField({ enum: ['stream.reset'] }) kind: 'stream.reset';
+  @ApiField({ enum: ['history_unavailable', 'unknown_position', 'not_resumable'] }) reason: StreamResetReason;
+  @ApiField() message: string;
+}
+
+export class StreamOverflowEventDto {
+  @ApiField({ enum: ['stream.overflow'] }) kind: 'stream.overflow';
+  @ApiField() message: string;
+}
+
+export const EVENT_DTOS = [WorkerCreatedEventDto, WorkerInputAcceptedEventDto, WorkerStateChangedEventDto, StreamResetEventDto, StreamOverflowEventDto];
+
+const RESET_MESSAGES: Record<StreamResetReason, string> = {
+  history_unavailable: 'Events after the given id are no longer replayable; re-read the transcript, then continue with this stream',
+  unknown_position: 'The given event id was not issued by this worker; re-read the transcript, then continue with this stream',
+  not_resumable: 'This stream cannot resume; re-read state, then continue with this stream',
+};
+
+export function toWorkerEventData(event: WorkerEvent): Record<string, unknown> {
+  let dto: WorkerCreatedEventDto | WorkerInputAcceptedEventDto | WorkerStateChangedEventDto;
+  switch (event.kind) {
+    case 'worker.created':
+      dto = Object.assign(new WorkerCreatedEventDto(), { kind: event.kind, worker: toWorkerSummaryDto(event.worker) });
+      break;
+    case 'worker.input_accepted': {
+      const item = Object.assign(new TranscriptItemDto(), {
+        sequence: event.item.sequence,
+        role: event.item.role,
+        content: event.item.content,
+        event_id: event.item.event_id,
+      });
+      dto = Object.assign(new WorkerInputAcceptedEventDto(), { kind: event.kind, item });
+      break;
+    }
+    case 'worker.state_changed':
+      dto = Object.assign(new WorkerStateChangedEventDto(), { kind: event.kind, state: event.state, status: event.status });
+      break;
+  }
+  dto.event_id = event.event_id;
+  dto.runtime_id = event.runtime_id;
+  dto.worker_id = event.worker_id;
+  return instanceToPlain(dto, { strategy: 'excludeAll' });
+}
+
+export function toStreamResetData(reason: StreamResetReason): Record<string, unknown> {
+  return instanceToPlain(Object.assign(new StreamResetEventDto(), { kind: 'stream.reset', reason, message: RESET_MESSAGES[reason] }), { strategy: 'excludeAll' });
+}
