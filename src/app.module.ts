@@ -1,6 +1,7 @@
-import { ClassSerializerInterceptor, type DynamicModule, Module } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR, Reflector } from '@nestjs/core';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { IdentifierParamsGuard } from './common/guards/identifier-params.guard';
+import { AllowListSerializerInterceptor } from './common/serialization/allow-list-serializer.interceptor';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { EventsModule } from './events/events.module';
@@ -17,14 +18,10 @@ export class AppModule {
       imports: [ConfigModule.forRoot(config), RuntimesModule, HostsModule, WorkersModule, EventsModule, HealthModule],
       providers: [
         { provide: APP_GUARD, useClass: IdentifierParamsGuard },
-        {
-          // Fail-closed net behind the explicit mappers: only @Expose()d DTO
-          // fields are serialized, so a plain object or an internal record
-          // returned by mistake goes out empty instead of leaking.
-          provide: APP_INTERCEPTOR,
-          useFactory: (reflector: Reflector) => new ClassSerializerInterceptor(reflector, { strategy: 'excludeAll' }),
-          inject: [Reflector],
-        },
+        // Fail-closed net behind the explicit mappers: only @ApiField
+        // properties of response DTOs are serialised; a plain object or an
+        // internal record returned by mistake is a 500, never a leak.
+        { provide: APP_INTERCEPTOR, useClass: AllowListSerializerInterceptor },
       ],
     };
   }

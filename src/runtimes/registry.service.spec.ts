@@ -94,4 +94,12 @@ describe('RegistryService', () => {
     expect((await registry.listHostWorkers('host-of-b', 10)).items.map((w) => w.worker_id)).toEqual(['b1']);
     expect(await codeOf(registry.listHostWorkers('host-of-nobody', 10))).toBe('unknown_host');
   });
+
+  it('gives a list version only when every source can tell (never caching what cannot be invalidated)', async () => {
+    const embedded = embeddedSource();
+    expect(await new RegistryService([embedded]).workersVersion()).toBe('embedded-worker-runtime=0');
+    expect(await new RegistryService([embedded, readOnlySource('no-version')]).workersVersion()).toBeUndefined();
+    const failing: RuntimeSource = { ...readOnlySource('v'), listVersion: () => Promise.reject(new Error('x')) };
+    expect(await new RegistryService([failing]).workersVersion()).toBeUndefined();
+  });
 });

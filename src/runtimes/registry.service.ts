@@ -81,6 +81,21 @@ export class RegistryService {
     return { items, diagnostics: boundDiagnostics(diagnostics) };
   }
 
+  /**
+   * A token that changes whenever `listWorkers` could answer differently, or
+   * undefined when some source cannot tell (or fails to), so callers never
+   * cache what they cannot invalidate.
+   */
+  async workersVersion(): Promise<string | undefined> {
+    const parts: string[] = [];
+    for (const source of this.sources) {
+      const version = source.listVersion ? await source.listVersion().catch(() => undefined) : undefined;
+      if (version === undefined) return undefined;
+      parts.push(`${source.runtimeId}=${version}`);
+    }
+    return parts.join(';');
+  }
+
   async listRuntimeWorkers(runtimeId: string, limit: number): Promise<Listing<WorkerSummary>> {
     const listing = await this.requireSource(runtimeId).listWorkers({ limit });
     return { items: listing.items.slice(0, limit), diagnostics: boundDiagnostics(listing.diagnostics) };

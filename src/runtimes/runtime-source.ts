@@ -176,6 +176,11 @@ export interface RuntimeSource {
   /** `hostId` narrows to one of this source's hosts; `limit` bounds items. */
   listWorkers(options: { limit: number; hostId?: string }): Promise<Listing<WorkerSummary>>;
   getWorker(workerId: string): Promise<WorkerSummary | undefined>;
+  /**
+   * A token that changes whenever `listWorkers` could answer differently, or
+   * undefined if the source cannot tell (then lists are never cached).
+   */
+  listVersion?(): Promise<string | undefined>;
   spawnWorker?(request: SpawnRequest): Promise<SpawnOutcome>;
   acceptInput?(workerId: string, input: InputRequest): Promise<InputOutcome | undefined>;
   readTranscript?(workerId: string, page: { start: number; limit: number }): Promise<TranscriptPage | undefined>;

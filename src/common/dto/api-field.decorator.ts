@@ -1,16 +1,16 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, type ApiPropertyOptions } from '@nestjs/swagger';
-import { Expose, Type } from 'class-transformer';
+import { registerResponseField } from '../serialization/response-fields';
 
 /**
- * A response field: documented for OpenAPI and exposed to the serializer.
- * The global ClassSerializerInterceptor runs with `excludeAll`, so a property
- * without this decorator never reaches a client (fail closed).
+ * A response field: documented for OpenAPI and allow-listed for the
+ * serializer (`nested` names the DTO class of an object or array field).
+ * The global AllowListSerializerInterceptor sends only these properties, so a
+ * property without this decorator never reaches a client (fail closed).
  */
 export function ApiField(options: ApiPropertyOptions & { nested?: new () => unknown } = {}): PropertyDecorator {
   const { nested, ...apiOptions } = options;
-  const decorators: PropertyDecorator[] = [Expose(), ApiProperty(nested ? ({ type: nested, ...apiOptions } as ApiPropertyOptions) : apiOptions)];
-  if (nested) decorators.push(Type(() => nested));
-  return applyDecorators(...decorators);
+  const allowList: PropertyDecorator = (target, key) => registerResponseField(target.constructor, { key: String(key), nested });
+  return applyDecorators(allowList, ApiProperty(nested ? ({ type: nested, ...apiOptions } as ApiPropertyOptions) : apiOptions));
 }
 

@@ -1,6 +1,5 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { Expose, Type } from 'class-transformer';
 import type { Listing } from '../../runtimes/runtime-source';
+import { ApiField } from './api-field.decorator';
 import { DiagnosticDto, toDiagnosticDtos } from './diagnostic.dto';
 
 export interface ListEnvelope<T> {
@@ -19,26 +18,19 @@ type Ctor<T> = new () => T;
  */
 export function ListEnvelopeDto<T>(item: Ctor<T>, name: string): Ctor<ListEnvelope<T>> {
   class Envelope implements ListEnvelope<T> {
-    @Expose()
-    @ApiProperty({ example: 'default' })
+    @ApiField({ example: 'default' })
     workspace_id: string;
 
-    @Expose()
-    @ApiProperty({ type: 'integer', minimum: 1, maximum: 200 })
+    @ApiField({ type: 'integer', minimum: 1, maximum: 200 })
     limit: number;
 
-    @Expose()
-    @ApiProperty({ enum: ['worker_runtime_registry'] })
+    @ApiField({ enum: ['worker_runtime_registry'] })
     source: 'worker_runtime_registry';
 
-    @Expose()
-    @Type(() => item)
-    @ApiProperty({ type: item, isArray: true })
+    @ApiField({ nested: item, isArray: true })
     items: T[];
 
-    @Expose()
-    @Type(() => DiagnosticDto)
-    @ApiProperty({ type: DiagnosticDto, isArray: true, maxItems: 16 })
+    @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 })
     diagnostics: DiagnosticDto[];
   }
   Object.defineProperty(Envelope, 'name', { value: name });

@@ -1,13 +1,13 @@
-import { instanceToPlain } from 'class-transformer';
 import { ApiField } from '../../common/dto/api-field.decorator';
+import { serializeResponse } from '../../common/serialization/serialize-response';
 import type { StreamResetReason, WorkerEvent } from '../../runtimes/runtime-source';
 import { TranscriptItemDto } from '../../workers/dto/transcript.dto';
 import { toWorkerSummaryDto, WorkerSummaryDto } from '../../workers/dto/worker-summary.dto';
 
 /*
  * The `data:` of each SSE event. Built by the same allow-list mappers as the
- * REST responses and serialised with the same `excludeAll` rule as the global
- * ClassSerializerInterceptor, so an event can carry nothing a REST body could not.
+ * REST responses and serialised by the same allow-list serializer as the
+ * global interceptor, so an event can carry nothing a REST body could not.
  */
 
 class WorkerEventBaseDto {
@@ -74,9 +74,9 @@ export function toWorkerEventData(event: WorkerEvent): Record<string, unknown> {
   dto.event_id = event.event_id;
   dto.runtime_id = event.runtime_id;
   dto.worker_id = event.worker_id;
-  return instanceToPlain(dto, { strategy: 'excludeAll' });
+  return serializeResponse(dto) as Record<string, unknown>;
 }
 
 export function toStreamResetData(reason: StreamResetReason): Record<string, unknown> {
-  return instanceToPlain(Object.assign(new StreamResetEventDto(), { kind: 'stream.reset', reason, message: RESET_MESSAGES[reason] }), { strategy: 'excludeAll' });
+  return serializeResponse(Object.assign(new StreamResetEventDto(), { kind: 'stream.reset', reason, message: RESET_MESSAGES[reason] })) as Record<string, unknown>;
 }

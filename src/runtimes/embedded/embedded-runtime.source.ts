@@ -126,6 +126,11 @@ export class EmbeddedRuntimeSource implements RuntimeSource {
     return { items: workers.map((w) => this.toWorkerSummary(w)), diagnostics };
   }
 
+  async listVersion(): Promise<string | undefined> {
+    const version = this.runtime.stateVersion();
+    return version === undefined ? undefined : String(version);
+  }
+
   async getWorker(workerId: string): Promise<WorkerSummary | undefined> {
     const worker = await this.guard(() => this.runtime.getWorker(workerId));
     return worker && this.toWorkerSummary(worker);

@@ -72,6 +72,8 @@ export class EmbeddedWorkerRuntime {
   /** Creates in flight, so concurrent creates cannot overshoot maxWorkers. */
   private reserved = 0;
   private readonly events = new EventHub<RuntimeEvent>();
+  /** Bumped after every committed change; list caches key on it. */
+  private changes = 0;
   /** Per-worker tail of in-flight appends: appends to one worker run one at a time here. */
   private readonly appendTails = new Map<string, Promise<unknown>>();
 
@@ -89,6 +91,14 @@ export class EmbeddedWorkerRuntime {
   /** Public facts about the store: its kind and whether state survives a restart (never its identity). */
   get storage(): { kind: EmbeddedRuntimeStore['kind']; durable: boolean } {
     return { kind: this.store.kind, durable: this.store.durable };
+  }
+
+  /**
+   * A version of this runtime's state for caches, or undefined when other
+   * processes may change it unseen (a shared Postgres store).
+   */
+  stateVersion(): number | undefined {
+    return this.store.kind === 'postgres' ? undefined : this.changes;
   }
 
   /** Resolves when the store answers (health check). */
@@ -133,6 +143,7 @@ export class EmbeddedWorkerRuntime {
         lastSeenAtMs: at,
       };
       await this.store.insertWorker(worker);
+      this.changes++;
       this.events.publish({ kind: 'worker.created', workerId: worker.workerId, eventNo: 0, worker: { ...worker } });
       const evidence = [
         {
@@ -169,6 +180,7 @@ export class EmbeddedWorkerRuntime {
     return this.serialised(workerId, async () => {
       const appended = await this.store.appendTranscriptItem(workerId, { role: input.kind, content: input.content }, this.now());
       if (!appended) return undefined;
+      this.changes++;
       this.events.publish({
         kind: 'worker.input_accepted',
         workerId,

@@ -123,6 +123,10 @@ export class LocalRuntimeSource implements RuntimeSource {
     return { items: scan.records.slice(0, options.limit).map((r) => this.toWorkerSummary(r)), diagnostics };
   }
 
+  async listVersion(): Promise<string | undefined> {
+    return String(await this.scanner.version());
+  }
+
   async getWorker(workerId: string): Promise<WorkerSummary | undefined> {
     // Ids of other shapes cannot be ours: answer without touching the disk.
     if (!workerId.startsWith(`${WORKER_PREFIX}-`)) return undefined;

@@ -69,21 +69,58 @@ interface CachedRead {
  */
 export class MetadataScanner {
   private cache = new Map<string, CachedRead>();
+  /**
+   * Single flight: requests arriving while a scan runs share its result
+   * instead of queueing more fs calls on libuv's threadpool. Nothing is
+   * cached past the scan, so no answer is staler than the scan it waited for.
+   */
+  private inflightScan?: Promise<ScanResult>;
+  private inflightStat?: Promise<boolean>;
+  /** Bumped whenever a scan's outcome differs from the previous scan's. */
+  private generation = 0;
+  private lastSignature = '';
 
   constructor(
     private readonly dataDir: string,
     private readonly workspaceRoot: string,
   ) {}
 
-  async dataDirPresent(): Promise<boolean> {
-    try {
-      return (await fs.stat(this.dataDir)).isDirectory();
-    } catch {
-      return false;
+  dataDirPresent(): Promise<boolean> {
+    this.inflightStat ??= fs
+      .stat(this.dataDir)
+      .then((st) => st.isDirectory())
+      .catch(() => false)
+      .finally(() => (this.inflightStat = undefined));
+    return this.inflightStat;
+  }
+
+  /** Scans, and returns a number that changes whenever the scan's outcome changes. */
+  async version(): Promise<number> {
+    await this.scan();
+    return this.generation;
+  }
+
+  /** The result is shared between concurrent callers: treat it as read-only. */
+  scan(): Promise<ScanResult> {
+    this.inflightScan ??= this.scanOnce()
+      .then((result) => {
+        this.noteOutcome(result);
+        return result;
+      })
+      .finally(() => (this.inflightScan = undefined));
+    return this.inflightScan;
+  }
+
+  /** Entries are keyed by inode, size and mtime, so the signature changes with any record. */
+  private noteOutcome(result: ScanResult): void {
+    const signature = `${result.dataDirPresent}|${[...this.cache.keys()].map((k) => `${k}=${this.cache.get(k)!.key}`).join(',')}|${result.diagnostics.map((d) => d.message).join(',')}`;
+    if (signature !== this.lastSignature) {
+      this.lastSignature = signature;
+      this.generation++;
     }
   }
 
-  async scan(): Promise<ScanResult> {
+  private async scanOnce(): Promise<ScanResult> {
     const diagnostics: Diagnostic[] = [];
     if (!(await this.dataDirPresent())) {
       diagnostics.push(diagnostic('local_data_dir_missing', 'warning', 'The local worker data directory does not exist; no local workers are listed'));

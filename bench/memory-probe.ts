@@ -1,0 +1,49 @@
+import { EmbeddedWorkerRuntime } from '../src/runtimes/embedded/embedded-worker-runtime';
+import { MemoryEmbeddedRuntimeStore } from '../src/runtimes/embedded/store/memory-runtime.store';
+
+/**
+ * Run with --expose-gc. Measures heap and RSS growth of the embedded runtime
+ * (memory store) per idle worker and per transcript item, after full GCs.
+ */
+declare const gc: () => void;
+
+function settle(): { heap: number; rss: number } {
+  for (let i = 0; i < 4; i++) gc();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, rss: m.rss };
+}
+
+async function main(): Promise<void> {
+  const workers = Number(process.env.BENCH_IDLE_WORKERS ?? 10_000);
+  const items = Number(process.env.BENCH_ITEMS ?? 1_000_000);
+  const itemBytes = 100;
+  const intent = { intent: { kind: 'workspace_companion' as const }, acceptance: { kind: 'run_accepted' as const, expected_segments: 0 } };
+
+  const rt1 = new EmbeddedWorkerRuntime({ store: new MemoryEmbeddedRuntimeStore('bench'), maxWorkers: workers + 10, provider: { name: 'p', credential: null } });
+  const before = settle();
+  for (let i = 0; i < workers; i++) await rt1.createWorker(intent);
+  const after = settle();
+
+  const rt2 = new EmbeddedWorkerRuntime({ store: new MemoryEmbeddedRuntimeStore('bench'), maxWorkers: 10, provider: { name: 'p', credential: null } });
+  const created = await rt2.createWorker(intent);
+  if (created.outcome !== 'accepted') throw new Error('create failed');
+  const id = created.worker.workerId;
+  const beforeItems = settle();
+  for (let i = 0; i < items; i++) await rt2.sendInput(id, { kind: 'user', content: `${i}`.padStart(itemBytes, 'x') });
+  const afterItems = settle();
+
+  process.stdout.write(
+    `${JSON.stringify({
+      workers,
+      heapPerWorker: (after.heap - before.heap) / workers,
+      rssPerWorker: (after.rss - before.rss) / workers,
+      items,
+      itemBytes,
+      heapPerItem: (afterItems.heap - beforeItems.heap) / items,
+      rssPerItem: (afterItems.rss - beforeItems.rss) / items,
+      keep: [rt1.limits, rt2.limits].length,
+    })}\n`,
+  );
+}
+
+void main();
