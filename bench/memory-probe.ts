@@ -29,7 +29,8 @@ async function main(): Promise<void> {
   if (created.outcome !== 'accepted') throw new Error('create failed');
   const id = created.worker.workerId;
   const beforeItems = settle();
-  for (let i = 0; i < items; i++) await rt2.sendInput(id, { kind: 'user', content: `${i}`.padStart(itemBytes, 'x') });
+  // Contents as the API receives them: flat strings fresh from JSON.parse (padStart alone may build cons-strings).
+  for (let i = 0; i < items; i++) await rt2.sendInput(id, { kind: 'user', content: JSON.parse(`"${`${i}`.padStart(itemBytes, 'x')}"`) });
   const afterItems = settle();
 
   process.stdout.write(

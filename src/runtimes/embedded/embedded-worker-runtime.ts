@@ -171,13 +171,14 @@ export class EmbeddedWorkerRuntime {
 
   /**
    * Appends the input to the transcript; undefined if the worker does not
-   * exist. Appends to one worker are serialised in this process so that the
-   * events are published in event-number order whatever the store's latency
-   * (a Postgres pool may finish concurrent queries out of order); the store
-   * still makes each append atomic, also across processes.
+   * exist. Events must be published in event-number order: stores whose
+   * appends complete in call order (memory, SQLite) guarantee it; for the
+   * others (a Postgres pool finishes queries in any order) appends to one
+   * worker are serialised here. The store makes each append atomic, also
+   * across processes.
    */
   sendInput(workerId: string, input: { kind: 'user' | 'system'; content: string }): Promise<{ sequence: number; eventId: string } | undefined> {
-    return this.serialised(workerId, async () => {
+    const task = async () => {
       const appended = await this.store.appendTranscriptItem(workerId, { role: input.kind, content: input.content }, this.now());
       if (!appended) return undefined;
       this.changes++;
@@ -188,7 +189,8 @@ export class EmbeddedWorkerRuntime {
         item: { sequence: appended.sequence, role: input.kind, content: input.content, eventNo: appended.eventNo },
       });
       return { sequence: appended.sequence, eventId: formatEventId(appended.eventNo) };
-    });
+    };
+    return this.store.appendsInCallOrder ? task() : this.serialised(workerId, task);
   }
 
   /** Live events of one worker (`workerId`) or of all workers (`null`); returns the unsubscribe function. */

@@ -39,6 +39,12 @@ export abstract class EmbeddedRuntimeStore {
   abstract readonly kind: 'memory' | 'sqlite' | 'postgres';
   /** Whether state survives a restart of the backend. */
   abstract readonly durable: boolean;
+  /**
+   * Whether appends complete (their promises resolve) in the order they were
+   * called. If not, the runtime serialises appends per worker itself so that
+   * events are published in event-number order.
+   */
+  abstract readonly appendsInCallOrder: boolean;
 
   /** Opens the store and runs pending migrations (versioned, idempotent). */
   abstract init(): Promise<void>;

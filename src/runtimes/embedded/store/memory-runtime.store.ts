@@ -23,6 +23,7 @@ interface MemoryWorker {
 export class MemoryEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
   readonly kind = 'memory' as const;
   readonly durable = false;
+  readonly appendsInCallOrder = true;
   private readonly workers = new Map<string, MemoryWorker>();
 
   constructor(readonly identity: string) {

@@ -15,6 +15,8 @@ const MIGRATION_LOCK = 0x77625f6d;
 export class PostgresEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
   readonly kind = 'postgres' as const;
   readonly durable = true;
+  /** Pool queries may finish in any order. */
+  readonly appendsInCallOrder = false;
   private readonly pool: Pool;
 
   /** `identity` is the connection string: internal, and its password is redacted from logs. */

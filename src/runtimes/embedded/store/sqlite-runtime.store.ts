@@ -4,11 +4,24 @@ import { dirname } from 'node:path';
 import { EmbeddedRuntimeStore, type AppendedItem, type StoredTranscriptItem, type StoredWorker } from './embedded-runtime.store';
 import { rowToWorker, SQLITE_MIGRATIONS, WORKER_COLUMNS, type WorkerRow, workerToParams } from './sql-schema';
 
+interface PendingAppend {
+  workerId: string;
+  role: string;
+  content: string;
+  atMs: number;
+  resolve: (appended: AppendedItem | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * The default store: one SQLite file (better-sqlite3, WAL mode).
  *
- * Durability: every append is one IMMEDIATE transaction (bump the worker's
- * counters, insert the item) committed before the 202 is sent. With WAL and
+ * Durability: an append is committed before its promise resolves (so before
+ * the 202 is sent). Appends arriving in the same event-loop turn share one
+ * IMMEDIATE transaction (group commit: each bumps its worker's counters and
+ * inserts its item, in call order), which divides the per-commit cost by the
+ * batch size under load; if a batch fails, its appends are retried one by one
+ * so one bad append cannot fail the others. With WAL and
  * `synchronous = NORMAL`, a committed transaction survives the process being
  * killed at any moment; only an OS crash or power loss can drop the last
  * commits (`synchronous = FULL`, via SQLITE_SYNCHRONOUS=FULL, closes that at
@@ -18,7 +31,12 @@ import { rowToWorker, SQLITE_MIGRATIONS, WORKER_COLUMNS, type WorkerRow, workerT
 export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
   readonly kind = 'sqlite' as const;
   readonly durable = true;
+  /** Batches run in call order and resolve in call order. */
+  readonly appendsInCallOrder = true;
   private db!: Database.Database;
+  private pending: PendingAppend[] = [];
+  private flushScheduled = false;
+  private appendBatchTx!: (batch: PendingAppend[]) => Array<AppendedItem | undefined>;
   private stmts!: ReturnType<SqliteEmbeddedRuntimeStore['prepare']>;
   private appendTx!: (workerId: string, role: string, content: string, atMs: number) => AppendedItem | undefined;
   private eventsTx!: (workerId: string, after: number, limit: number) => { lastEventNo: number; items: StoredTranscriptItem[] } | undefined;
@@ -39,12 +57,9 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
     this.db.pragma('foreign_keys = ON');
     this.migrate();
     this.stmts = this.prepare();
-    this.appendTx = this.db.transaction((workerId: string, role: string, content: string, atMs: number) => {
-      const row = this.stmts.bump.get(atMs, workerId) as { sequence: number; event_no: number } | undefined;
-      if (!row) return undefined;
-      this.stmts.insertItem.run(workerId, row.sequence, role, content, row.event_no, atMs);
-      return { sequence: row.sequence, eventNo: row.event_no };
-    }).immediate;
+    const appendOne = this.db.transaction((workerId: string, role: string, content: string, atMs: number) => this.appendInTx(workerId, role, content, atMs));
+    this.appendTx = appendOne.immediate;
+    this.appendBatchTx = this.db.transaction((batch: PendingAppend[]) => batch.map((p) => this.appendInTx(p.workerId, p.role, p.content, p.atMs))).immediate;
     // One read transaction: the total and the page come from the same snapshot.
     this.readTx = this.db.transaction((workerId: string, start: number, limit: number) => {
       const worker = this.stmts.length.get(workerId) as { transcript_length: number } | undefined;
@@ -58,6 +73,35 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
       const rows = this.stmts.eventsAfter.all(workerId, after, limit) as Array<{ sequence: number; role: 'user' | 'system'; content: string; event_no: number }>;
       return { lastEventNo: worker.last_event_no, items: rows.map((r) => ({ sequence: r.sequence, role: r.role, content: r.content, eventNo: r.event_no })) };
     }).deferred;
+  }
+
+  /** Inside a transaction: allocate the worker's next sequence and event number, insert the item. */
+  private appendInTx(workerId: string, role: string, content: string, atMs: number): AppendedItem | undefined {
+    const row = this.stmts.bump.get(atMs, workerId) as { sequence: number; event_no: number } | undefined;
+    if (!row) return undefined;
+    this.stmts.insertItem.run(workerId, row.sequence, role, content, row.event_no, atMs);
+    return { sequence: row.sequence, eventNo: row.event_no };
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    let results: Array<{ ok: AppendedItem | undefined } | { err: unknown }>;
+    try {
+      results = this.appendBatchTx(batch).map((ok) => ({ ok }));
+    } catch {
+      // The batch rolled back as a whole: isolate the failure.
+      results = batch.map((p) => {
+        try {
+          return { ok: this.appendTx(p.workerId, p.role, p.content, p.atMs) };
+        } catch (err) {
+          return { err };
+        }
+      });
+    }
+    results.forEach((r, i) => ('err' in r ? batch[i].reject(r.err) : batch[i].resolve(r.ok)));
   }
 
   private migrate(): void {
@@ -113,8 +157,14 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
     return (this.stmts.countWorkers.get() as { n: number }).n;
   }
 
-  async appendTranscriptItem(workerId: string, item: { role: 'user' | 'system'; content: string }, atMs: number): Promise<AppendedItem | undefined> {
-    return this.appendTx(workerId, item.role, item.content, atMs);
+  appendTranscriptItem(workerId: string, item: { role: 'user' | 'system'; content: string }, atMs: number): Promise<AppendedItem | undefined> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ workerId, role: item.role, content: item.content, atMs, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
   }
 
   async readTranscript(workerId: string, start: number, limit: number): Promise<{ total: number; items: StoredTranscriptItem[] } | undefined> {
@@ -126,6 +176,7 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
   }
 
   async close(): Promise<void> {
+    this.flush(); // nothing queued is dropped
     if (this.db?.open) this.db.close();
   }
 }
