@@ -102,13 +102,17 @@ async function load(options: autocannon.Options): Promise<LoadResult> {
   return { rps: r.requests.average, ok: r['2xx'] / r.duration, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx };
 }
 
-/** p50/p99 in microseconds of sequential keep-alive requests on one connection (no queueing in the figure). */
-async function sequentialLatency(url: string, n: number): Promise<{ p50: number; p99: number }> {
+/**
+ * p50/p99 in microseconds of sequential keep-alive requests on one connection
+ * (no queueing in the figure), the URLs interleaved request by request in a
+ * rotating order, so that a noisy moment on the shared machine lands on all
+ * of them alike instead of on whichever was being measured.
+ */
+async function interleavedLatency(urls: string[], n: number): Promise<Array<{ p50: number; p99: number }>> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const times: number[] = [];
-  for (let i = 0; i < n + 50; i++) {
-    const started = performance.now();
-    await new Promise<void>((resolve, reject) => {
+  const times: number[][] = urls.map(() => []);
+  const once = (url: string) =>
+    new Promise<void>((resolve, reject) => {
       request(url, { agent }, (res) => {
         if (res.statusCode !== 200) reject(new Error(`${url}: ${res.statusCode}`));
         res.resume();
@@ -117,11 +121,19 @@ async function sequentialLatency(url: string, n: number): Promise<{ p50: number;
         .on('error', reject)
         .end();
     });
-    if (i >= 50) times.push((performance.now() - started) * 1000); // the first 50 warm up
+  for (let round = 0; round < n + 50; round++) {
+    for (let k = 0; k < urls.length; k++) {
+      const u = (round + k) % urls.length;
+      const started = performance.now();
+      await once(urls[u]);
+      if (round >= 50) times[u].push((performance.now() - started) * 1000); // the first 50 rounds warm up
+    }
   }
   agent.destroy();
-  times.sort((a, b) => a - b);
-  return { p50: times[Math.floor(n * 0.5)], p99: times[Math.floor(n * 0.99)] };
+  return times.map((t) => {
+    t.sort((a, b) => a - b);
+    return { p50: t[Math.floor(t.length * 0.5)], p99: t[Math.floor(t.length * 0.99)] };
+  });
 }
 
 async function getJson(url: string): Promise<any> {
@@ -169,16 +181,18 @@ async function scenarioTranscript(store: Store): Promise<Record<number, { p50: n
   const app = await spawnServer(join(DIST, 'bench', 'servers', 'app-server.js'), { ...storeEnv(store, `transcript-${store}`), BENCH_SEED: JSON.stringify({ transcripts: LENGTHS }) });
   log(`  seeded in ${Math.round((performance.now() - started) / 1000)} s`);
   const runs: Record<number, Array<{ p50: number; p99: number }>> = Object.fromEntries(LENGTHS.map((l) => [l, []]));
+  // A page from the middle: an O(n) implementation could not hide behind start=0.
+  const urls = LENGTHS.map(
+    (length) => `${app.url}/api/runtimes/embedded-worker-runtime/workers/${app.info.transcripts[length]}/transcript?start=${Math.floor(length / 2)}&limit=50`,
+  );
+  for (const [i, length] of LENGTHS.entries()) {
+    const page = await getJson(urls[i]);
+    if (page.items.length !== Math.min(50, length - Math.floor(length / 2)) || page.total_items !== length) throw new Error('unexpected page');
+  }
   for (let run = 0; run < RUNS; run++) {
-    for (const length of LENGTHS) {
-      // A page from the middle: an O(n) implementation could not hide behind start=0.
-      const url = `${app.url}/api/runtimes/embedded-worker-runtime/workers/${app.info.transcripts[length]}/transcript?start=${Math.floor(length / 2)}&limit=50`;
-      const page = await getJson(url);
-      if (page.items.length !== Math.min(50, length - Math.floor(length / 2)) || page.total_items !== length) throw new Error('unexpected page');
-      const r = await sequentialLatency(url, LATENCY_REQUESTS);
-      runs[length].push(r);
-      log(`  run ${run + 1} length ${length}: p50 ${Math.round(r.p50)} µs, p99 ${Math.round(r.p99)} µs`);
-    }
+    const results = await interleavedLatency(urls, LATENCY_REQUESTS);
+    results.forEach((r, i) => runs[LENGTHS[i]].push(r));
+    log(`  run ${run + 1}: ${LENGTHS.map((l, i) => `${l}: p50 ${Math.round(results[i].p50)} µs`).join(', ')}`);
   }
   await app.stop();
   return Object.fromEntries(LENGTHS.map((l) => [l, { p50: median(runs[l].map((r) => r.p50)), p99: median(runs[l].map((r) => r.p99)) }]));
@@ -332,7 +346,7 @@ async function main(): Promise<void> {
   out();
   out(`## 2. Transcript page (\`limit=50\`, from the middle) at ${LENGTHS.map((l) => l.toLocaleString('en')).join(' / ')} items`);
   out();
-  out('Sequential keep-alive requests on one connection, latency in µs.');
+  out('Sequential keep-alive requests on one connection, the three lengths interleaved request by request; latency in µs.');
   out();
   out(`| store | ${LENGTHS.map((l) => `p50 @ ${l.toLocaleString('en')}`).join(' | ')} | p99 @ ${hi.toLocaleString('en')} | p50 ratio ${hi.toExponential(0)} ÷ ${lo.toExponential(0)} |`);
   out(`|---|${LENGTHS.map(() => '---:').join('|')}|---:|---:|`);
