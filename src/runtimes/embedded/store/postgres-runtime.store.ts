@@ -87,40 +87,42 @@ export class PostgresEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
   }
 
   async readTranscript(workerId: string, start: number, limit: number): Promise<{ total: number; items: StoredTranscriptItem[] } | undefined> {
-    // One statement, one snapshot: the total and the page agree.
-    const { rows } = await this.pool.query<{ total: string; sequence: string | null; role: 'user' | 'system' | null; content: string | null; event_no: string | null }>(
-      `SELECT w.transcript_length AS total, t.sequence, t.role, t.content, t.event_no
-       FROM wb_workers w
-       LEFT JOIN LATERAL (
-         SELECT sequence, role, content, event_no FROM wb_transcript_items
-         WHERE worker_id = w.worker_id AND sequence >= $2 ORDER BY sequence LIMIT $3
-       ) t ON true
-       WHERE w.worker_id = $1`,
-      [workerId, start, limit],
-    );
-    if (rows.length === 0) return undefined;
-    const items = rows
-      .filter((r) => r.sequence !== null)
-      .map((r) => ({ sequence: Number(r.sequence), role: r.role!, content: r.content!, eventNo: Number(r.event_no) }));
-    return { total: Number(rows[0].total), items };
+    const read = await this.readItems(workerId, 'w.transcript_length', 'sequence >= $2 ORDER BY sequence', start, limit);
+    return read && { total: read.head, items: read.items };
   }
 
   async readEventsAfter(workerId: string, afterEventNo: number, limit: number): Promise<{ lastEventNo: number; items: StoredTranscriptItem[] } | undefined> {
-    const { rows } = await this.pool.query<{ last_event_no: string; sequence: string | null; role: 'user' | 'system' | null; content: string | null; event_no: string | null }>(
-      `SELECT w.next_event_no - 1 AS last_event_no, t.sequence, t.role, t.content, t.event_no
+    const read = await this.readItems(workerId, 'w.next_event_no - 1', 'event_no > $2 ORDER BY event_no', afterEventNo, limit);
+    return read && { lastEventNo: read.head, items: read.items };
+  }
+
+  /**
+   * One statement, one snapshot: a number from the worker's row (`head`) and a
+   * page of its items agree. Undefined when the worker does not exist.
+   * `head` and `range` are fixed SQL fragments from this class, never input.
+   */
+  private async readItems(
+    workerId: string,
+    head: string,
+    range: string,
+    from: number,
+    limit: number,
+  ): Promise<{ head: number; items: StoredTranscriptItem[] } | undefined> {
+    const { rows } = await this.pool.query<{ head: string; sequence: string | null; role: 'user' | 'system' | null; content: string | null; event_no: string | null }>(
+      `SELECT ${head} AS head, t.sequence, t.role, t.content, t.event_no
        FROM wb_workers w
        LEFT JOIN LATERAL (
          SELECT sequence, role, content, event_no FROM wb_transcript_items
-         WHERE worker_id = w.worker_id AND event_no > $2 ORDER BY event_no LIMIT $3
+         WHERE worker_id = w.worker_id AND ${range} LIMIT $3
        ) t ON true
        WHERE w.worker_id = $1`,
-      [workerId, afterEventNo, limit],
+      [workerId, from, limit],
     );
     if (rows.length === 0) return undefined;
     const items = rows
       .filter((r) => r.sequence !== null)
       .map((r) => ({ sequence: Number(r.sequence), role: r.role!, content: r.content!, eventNo: Number(r.event_no) }));
-    return { lastEventNo: Number(rows[0].last_event_no), items };
+    return { head: Number(rows[0].head), items };
   }
 
   async close(): Promise<void> {

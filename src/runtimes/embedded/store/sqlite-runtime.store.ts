@@ -39,8 +39,8 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
   private appendBatchTx!: (batch: PendingAppend[]) => Array<AppendedItem | undefined>;
   private stmts!: ReturnType<SqliteEmbeddedRuntimeStore['prepare']>;
   private appendTx!: (workerId: string, role: string, content: string, atMs: number) => AppendedItem | undefined;
-  private eventsTx!: (workerId: string, after: number, limit: number) => { lastEventNo: number; items: StoredTranscriptItem[] } | undefined;
-  private readTx!: (workerId: string, start: number, limit: number) => { total: number; items: StoredTranscriptItem[] } | undefined;
+  private eventsTx!: (workerId: string, after: number, limit: number) => { head: number; items: StoredTranscriptItem[] } | undefined;
+  private readTx!: (workerId: string, start: number, limit: number) => { head: number; items: StoredTranscriptItem[] } | undefined;
 
   constructor(
     readonly identity: string,
@@ -60,19 +60,16 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
     const appendOne = this.db.transaction((workerId: string, role: string, content: string, atMs: number) => this.appendInTx(workerId, role, content, atMs));
     this.appendTx = appendOne.immediate;
     this.appendBatchTx = this.db.transaction((batch: PendingAppend[]) => batch.map((p) => this.appendInTx(p.workerId, p.role, p.content, p.atMs))).immediate;
-    // One read transaction: the total and the page come from the same snapshot.
-    this.readTx = this.db.transaction((workerId: string, start: number, limit: number) => {
-      const worker = this.stmts.length.get(workerId) as { transcript_length: number } | undefined;
-      if (!worker) return undefined;
-      const rows = this.stmts.page.all(workerId, start, limit) as Array<{ sequence: number; role: 'user' | 'system'; content: string; event_no: number }>;
-      return { total: worker.transcript_length, items: rows.map((r) => ({ sequence: r.sequence, role: r.role, content: r.content, eventNo: r.event_no })) };
-    }).deferred;
-    this.eventsTx = this.db.transaction((workerId: string, after: number, limit: number) => {
-      const worker = this.stmts.lastEvent.get(workerId) as { last_event_no: number } | undefined;
-      if (!worker) return undefined;
-      const rows = this.stmts.eventsAfter.all(workerId, after, limit) as Array<{ sequence: number; role: 'user' | 'system'; content: string; event_no: number }>;
-      return { lastEventNo: worker.last_event_no, items: rows.map((r) => ({ sequence: r.sequence, role: r.role, content: r.content, eventNo: r.event_no })) };
-    }).deferred;
+    // One read transaction each: the worker's number and the page come from the same snapshot.
+    const readItems = (head: Database.Statement, page: Database.Statement) =>
+      this.db.transaction((workerId: string, from: number, limit: number) => {
+        const worker = head.get(workerId) as { head: number } | undefined;
+        if (!worker) return undefined;
+        const rows = page.all(workerId, from, limit) as Array<{ sequence: number; role: 'user' | 'system'; content: string; event_no: number }>;
+        return { head: worker.head, items: rows.map((r) => ({ sequence: r.sequence, role: r.role, content: r.content, eventNo: r.event_no })) };
+      }).deferred;
+    this.readTx = readItems(this.stmts.length, this.stmts.page);
+    this.eventsTx = readItems(this.stmts.lastEvent, this.stmts.eventsAfter);
   }
 
   /** Inside a transaction: allocate the worker's next sequence and event number, insert the item. */
@@ -128,10 +125,10 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
          WHERE worker_id = ? RETURNING transcript_length - 1 AS sequence, next_event_no - 1 AS event_no`,
       ),
       insertItem: this.db.prepare('INSERT INTO wb_transcript_items (worker_id, sequence, role, content, event_no, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)'),
-      length: this.db.prepare('SELECT transcript_length FROM wb_workers WHERE worker_id = ?'),
+      length: this.db.prepare('SELECT transcript_length AS head FROM wb_workers WHERE worker_id = ?'),
       page: this.db.prepare('SELECT sequence, role, content, event_no FROM wb_transcript_items WHERE worker_id = ? AND sequence >= ? ORDER BY sequence LIMIT ?'),
       ping: this.db.prepare('SELECT 1'),
-      lastEvent: this.db.prepare('SELECT next_event_no - 1 AS last_event_no FROM wb_workers WHERE worker_id = ?'),
+      lastEvent: this.db.prepare('SELECT next_event_no - 1 AS head FROM wb_workers WHERE worker_id = ?'),
       eventsAfter: this.db.prepare('SELECT sequence, role, content, event_no FROM wb_transcript_items WHERE worker_id = ? AND event_no > ? ORDER BY event_no LIMIT ?'),
     };
   }
@@ -168,11 +165,13 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
   }
 
   async readTranscript(workerId: string, start: number, limit: number): Promise<{ total: number; items: StoredTranscriptItem[] } | undefined> {
-    return this.readTx(workerId, start, limit);
+    const read = this.readTx(workerId, start, limit);
+    return read && { total: read.head, items: read.items };
   }
 
   async readEventsAfter(workerId: string, afterEventNo: number, limit: number): Promise<{ lastEventNo: number; items: StoredTranscriptItem[] } | undefined> {
-    return this.eventsTx(workerId, afterEventNo, limit);
+    const read = this.eventsTx(workerId, afterEventNo, limit);
+    return read && { lastEventNo: read.head, items: read.items };
   }
 
   async close(): Promise<void> {
