@@ -1,7 +1,7 @@
 import { ApiField } from '../../common/dto/api-field.decorator';
 import { serializeResponse } from '../../common/serialization/serialize-response';
 import type { StreamResetReason, WorkerEvent } from '../../runtimes/runtime-source';
-import { TranscriptItemDto } from '../../workers/dto/transcript.dto';
+import { toTranscriptItemDto, TranscriptItemDto } from '../../workers/dto/transcript.dto';
 import { toWorkerSummaryDto, WorkerSummaryDto } from '../../workers/dto/worker-summary.dto';
 
 /*
@@ -57,16 +57,9 @@ export function toWorkerEventData(event: WorkerEvent): Record<string, unknown> {
     case 'worker.created':
       dto = Object.assign(new WorkerCreatedEventDto(), { kind: event.kind, worker: toWorkerSummaryDto(event.worker) });
       break;
-    case 'worker.input_accepted': {
-      const item = Object.assign(new TranscriptItemDto(), {
-        sequence: event.item.sequence,
-        role: event.item.role,
-        content: event.item.content,
-        event_id: event.item.event_id,
-      });
-      dto = Object.assign(new WorkerInputAcceptedEventDto(), { kind: event.kind, item });
+    case 'worker.input_accepted':
+      dto = Object.assign(new WorkerInputAcceptedEventDto(), { kind: event.kind, item: toTranscriptItemDto(event.item) });
       break;
-    }
     case 'worker.state_changed':
       dto = Object.assign(new WorkerStateChangedEventDto(), { kind: event.kind, state: event.state, status: event.status });
       break;

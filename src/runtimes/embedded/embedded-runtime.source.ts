@@ -14,13 +14,19 @@ import type {
   RuntimeSummary,
   SpawnOutcome,
   SpawnRequest,
+  TranscriptItem,
   TranscriptPage,
   WorkerCapabilities,
   WorkerEvent,
   WorkerSummary,
 } from '../runtime-source';
 import { type EmbeddedWorkerRuntime, formatEventId, type RuntimeEvent } from './embedded-worker-runtime';
-import type { StoredWorker } from './store/embedded-runtime.store';
+import type { StoredTranscriptItem, StoredWorker } from './store/embedded-runtime.store';
+
+/** Allow-list projection of a stored transcript item (REST pages and events alike). */
+function toTranscriptItem(item: StoredTranscriptItem): TranscriptItem {
+  return { sequence: item.sequence, role: item.role, content: item.content, event_id: formatEventId(item.eventNo) };
+}
 
 /** What a client learns when the store fails: that it failed, nothing of why or where. */
 export const STORE_ERROR: Diagnostic = Object.freeze(
@@ -178,12 +184,7 @@ export class EmbeddedRuntimeSource implements RuntimeSource {
       start: page.start,
       limit: page.limit,
       total_items: read.total,
-      items: read.items.map((item) => ({
-        sequence: item.sequence,
-        role: item.role,
-        content: item.content,
-        event_id: formatEventId(item.eventNo),
-      })),
+      items: read.items.map(toTranscriptItem),
       diagnostics: [],
     };
     const next = page.start + read.items.length;
@@ -239,12 +240,7 @@ export class EmbeddedRuntimeSource implements RuntimeSource {
   private toWorkerEvent(event: RuntimeEvent): WorkerEvent {
     const base = { runtime_id: this.runtimeId, worker_id: event.workerId, event_id: formatEventId(event.eventNo) };
     if (event.kind === 'worker.created') return { kind: 'worker.created', ...base, worker: this.toWorkerSummary(event.worker) };
-    const { item } = event;
-    return {
-      kind: 'worker.input_accepted',
-      ...base,
-      item: { sequence: item.sequence, role: item.role, content: item.content, event_id: formatEventId(item.eventNo) },
-    };
+    return { kind: 'worker.input_accepted', ...base, item: toTranscriptItem(event.item) };
   }
 
   /** Store failures become one generic diagnostic; the cause goes to the operator log only. */

@@ -4,7 +4,7 @@ import { IsInt, Max, Min, ValidateIf } from 'class-validator';
 import { ApiField } from '../../common/dto/api-field.decorator';
 import { DiagnosticDto, toDiagnosticDtos } from '../../common/dto/diagnostic.dto';
 import { digitsToInteger, LIMIT_TOO_LARGE } from '../../common/dto/list-query.dto';
-import type { TranscriptPage } from '../../runtimes/runtime-source';
+import type { TranscriptItem, TranscriptPage } from '../../runtimes/runtime-source';
 import { DEFAULT_TRANSCRIPT_LIMIT, MAX_TRANSCRIPT_LIMIT } from '../../runtimes/runtimes.constants';
 
 export class TranscriptQueryDto {
@@ -53,14 +53,17 @@ export function toTranscriptPageDto(page: TranscriptPage): TranscriptPageDto {
   dto.limit = page.limit;
   dto.total_items = page.total_items;
   if (page.next_start !== undefined) dto.next_start = page.next_start;
-  dto.items = page.items.map((i) => {
-    const item = new TranscriptItemDto();
-    item.sequence = i.sequence;
-    item.role = i.role;
-    item.content = i.content;
-    item.event_id = i.event_id;
-    return item;
-  });
+  dto.items = page.items.map(toTranscriptItemDto);
   dto.diagnostics = toDiagnosticDtos(page.diagnostics);
   return dto;
+}
+
+/** One transcript item, as REST pages and `worker.input_accepted` events carry it. */
+export function toTranscriptItemDto(i: TranscriptItem): TranscriptItemDto {
+  const item = new TranscriptItemDto();
+  item.sequence = i.sequence;
+  item.role = i.role;
+  item.content = i.content;
+  item.event_id = i.event_id;
+  return item;
 }

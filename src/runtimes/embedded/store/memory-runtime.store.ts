@@ -15,6 +15,10 @@ interface MemoryWorker {
   nextEventNo: number;
 }
 
+function itemAt(entry: MemoryWorker, i: number): StoredTranscriptItem {
+  return { sequence: i, role: ROLE_CODES[entry.roles[i]], content: entry.contents[i], eventNo: entry.eventNos[i] };
+}
+
 /**
  * Keeps everything in process memory. Appends are synchronous inside the
  * async method, so they are atomic with respect to each other: Node runs one
@@ -76,7 +80,7 @@ export class MemoryEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
     const end = Math.min(total, start + limit);
     const items: StoredTranscriptItem[] = [];
     for (let i = start; i < end; i++) {
-      items.push({ sequence: i, role: ROLE_CODES[entry.roles[i]], content: entry.contents[i], eventNo: entry.eventNos[i] });
+      items.push(itemAt(entry, i));
     }
     return { total, items };
   }
@@ -94,7 +98,7 @@ export class MemoryEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
     }
     const items: StoredTranscriptItem[] = [];
     for (let i = lo; i < entry.contents.length && items.length < limit; i++) {
-      items.push({ sequence: i, role: ROLE_CODES[entry.roles[i]], content: entry.contents[i], eventNo: entry.eventNos[i] });
+      items.push(itemAt(entry, i));
     }
     return { lastEventNo: entry.nextEventNo - 1, items };
   }
