@@ -1,5 +1,4 @@
 import { Inject, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { withoutPassword } from '../common/logging/redact';
 import { EmbeddedWorkerRuntime } from './embedded/embedded-worker-runtime';
 import { RegistryService } from './registry.service';
 import { RuntimesController } from './runtimes.controller';
@@ -21,9 +20,9 @@ export class RuntimesModule implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
-    // Operator log: names the store (a path, or a URL without its password), never the provider credential.
+    // Operator log: names the store (its identity is a path, or a URL without its password), never the provider credential.
     this.logger.log(
-      `runtimes registered: ${this.registry.runtimeIds().join(', ')}; embedded store ${this.store.kind} ${this.store.kind === 'postgres' ? withoutPassword(this.store.identity) : this.store.identity}; provider ${this.embedded.describeProvider()}`,
+      `runtimes registered: ${this.registry.runtimeIds().join(', ')}; embedded store ${this.store.kind} ${this.store.identity}; provider ${this.embedded.describeProvider()}`,
     );
   }
 

@@ -95,10 +95,10 @@ export class EmbeddedWorkerRuntime {
 
   /**
    * A version of this runtime's state for caches, or undefined when other
-   * processes may change it unseen (a shared Postgres store).
+   * processes may change it unseen (a store shared across processes).
    */
   stateVersion(): number | undefined {
-    return this.store.kind === 'postgres' ? undefined : this.changes;
+    return this.store.sharedAcrossProcesses ? undefined : this.changes;
   }
 
   /** Resolves when the store answers (health check). */

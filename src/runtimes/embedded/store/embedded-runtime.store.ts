@@ -34,7 +34,7 @@ export interface AppendedItem {
  * concurrent appends never get the same sequence, and none is lost.
  */
 export abstract class EmbeddedRuntimeStore {
-  /** Internal identity (a name, a file, a connection): operator logs only. */
+  /** Internal identity (a name, a file, a URL without its password): operator logs only, never a secret. */
   abstract readonly identity: string;
   abstract readonly kind: 'memory' | 'sqlite' | 'postgres';
   /** Whether state survives a restart of the backend. */
@@ -45,6 +45,12 @@ export abstract class EmbeddedRuntimeStore {
    * events are published in event-number order.
    */
   abstract readonly appendsInCallOrder: boolean;
+  /**
+   * Whether other processes may change the state (several backends on one
+   * database). If so, nothing in this process can tell when its view is stale,
+   * so nothing is cached on top of it.
+   */
+  abstract readonly sharedAcrossProcesses: boolean;
 
   /** Opens the store and runs pending migrations (versioned, idempotent). */
   abstract init(): Promise<void>;

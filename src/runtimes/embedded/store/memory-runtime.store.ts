@@ -28,6 +28,7 @@ export class MemoryEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
   readonly kind = 'memory' as const;
   readonly durable = false;
   readonly appendsInCallOrder = true;
+  readonly sharedAcrossProcesses = false;
   private readonly workers = new Map<string, MemoryWorker>();
 
   constructor(readonly identity: string) {

@@ -1,4 +1,5 @@
 import { Pool } from 'pg';
+import { withoutPassword } from '../../../common/logging/redact';
 import { EmbeddedRuntimeStore, type AppendedItem, type StoredTranscriptItem, type StoredWorker } from './embedded-runtime.store';
 import { POSTGRES_MIGRATIONS, rowToWorker, WORKER_COLUMNS, type WorkerRow, workerToParams } from './sql-schema';
 
@@ -17,12 +18,15 @@ export class PostgresEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
   readonly durable = true;
   /** Pool queries may finish in any order. */
   readonly appendsInCallOrder = false;
+  /** Several backend instances may share the database. */
+  readonly sharedAcrossProcesses = true;
+  readonly identity: string;
   private readonly pool: Pool;
 
-  /** `identity` is the connection string: internal, and its password is redacted from logs. */
-  constructor(readonly identity: string) {
+  constructor(connectionString: string) {
     super();
-    this.pool = new Pool({ connectionString: identity, max: 10, connectionTimeoutMillis: 5000 });
+    this.identity = withoutPassword(connectionString);
+    this.pool = new Pool({ connectionString, max: 10, connectionTimeoutMillis: 5000 });
     // An idle client's error (server restart) must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);
   }

@@ -33,6 +33,7 @@ export class SqliteEmbeddedRuntimeStore extends EmbeddedRuntimeStore {
   readonly durable = true;
   /** Batches run in call order and resolve in call order. */
   readonly appendsInCallOrder = true;
+  readonly sharedAcrossProcesses = false;
   private db!: Database.Database;
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
