@@ -10,6 +10,7 @@ import type {
   InputOutcome,
   InputRequest,
   Listing,
+  RuntimeCapabilities,
   RuntimeSource,
   RuntimeSummary,
   SpawnOutcome,
@@ -109,43 +110,31 @@ export class RegistryService {
   }
 
   async spawnWorker(runtimeId: string, request: SpawnRequest): Promise<SpawnOutcome> {
-    const source = this.requireSource(runtimeId);
-    if (!source.spawnWorker || !source.capabilities().can_spawn_worker) {
-      throw ApiError.capabilityUnsupported(runtimeId, 'spawning workers');
-    }
-    const outcome = await source.spawnWorker(request);
+    const spawn = this.operation(this.requireSource(runtimeId), 'spawnWorker');
+    const outcome = await spawn(request);
     if (outcome.state === 'rejected') throw ApiError.rejected('The runtime refused to create the worker', outcome.diagnostics);
     if (outcome.state === 'unsupported') throw ApiError.capabilityUnsupported(runtimeId, 'this kind of worker');
     return outcome;
   }
 
   async acceptInput(runtimeId: string, workerId: string, input: InputRequest): Promise<InputOutcome> {
-    const source = this.requireSource(runtimeId);
-    if (!source.acceptInput || !source.capabilities().can_accept_input) {
-      throw ApiError.capabilityUnsupported(runtimeId, 'accepting input');
-    }
-    const outcome = await source.acceptInput(workerId, input);
+    const accept = this.operation(this.requireSource(runtimeId), 'acceptInput');
+    const outcome = await accept(workerId, input);
     if (!outcome) throw ApiError.unknownWorker(runtimeId);
     return outcome;
   }
 
   async readTranscript(runtimeId: string, workerId: string, page: { start: number; limit: number }): Promise<TranscriptPage> {
-    const source = this.requireSource(runtimeId);
-    if (!source.readTranscript || !source.capabilities().can_read_bounded_transcript) {
-      throw ApiError.capabilityUnsupported(runtimeId, 'reading transcripts');
-    }
-    const transcript = await source.readTranscript(workerId, page);
+    const read = this.operation(this.requireSource(runtimeId), 'readTranscript');
+    const transcript = await read(workerId, page);
     if (!transcript) throw ApiError.unknownWorker(runtimeId);
     return transcript;
   }
 
   /** Opens one worker's event stream; 501 for runtimes that cannot stream, then 404 for unknown workers. */
   async openWorkerEvents(runtimeId: string, workerId: string, afterEventNo: number | undefined, sink: EventStreamSink, options: { replayLimit: number }): Promise<() => void> {
-    const source = this.requireSource(runtimeId);
-    if (!source.openWorkerEvents || !source.capabilities().can_stream_events) {
-      throw ApiError.capabilityUnsupported(runtimeId, 'streaming events');
-    }
-    const unsubscribe = await source.openWorkerEvents(workerId, afterEventNo, sink, options);
+    const open = this.operation(this.requireSource(runtimeId), 'openWorkerEvents');
+    const unsubscribe = await open(workerId, afterEventNo, sink, options);
     if (!unsubscribe) throw ApiError.unknownWorker(runtimeId);
     return unsubscribe;
   }
@@ -153,13 +142,21 @@ export class RegistryService {
   /** Live events of one runtime, or of every runtime that can stream. */
   openEvents(runtimeId: string | undefined, sink: EventStreamSink): () => void {
     const sources = runtimeId === undefined ? this.sources.filter((s) => s.capabilities().can_stream_events) : [this.requireSource(runtimeId)];
-    for (const source of sources) {
-      if (!source.openRuntimeEvents || !source.capabilities().can_stream_events) {
-        throw ApiError.capabilityUnsupported(source.runtimeId, 'streaming events');
-      }
-    }
-    const unsubscribes = sources.map((s) => s.openRuntimeEvents!(sink));
+    const opens = sources.map((s) => this.operation(s, 'openRuntimeEvents')); // all checked before any subscribes
+    const unsubscribes = opens.map((open) => open(sink));
     return () => unsubscribes.forEach((u) => u());
+  }
+
+  /**
+   * The source's implementation of an optional operation, bound to it, or
+   * `501 capability_unsupported` when the source lacks the method or its
+   * capabilities say the route does not work (SPEC §3: flags tell the truth).
+   */
+  private operation<K extends OptionalOperation>(source: RuntimeSource, op: K): NonNullable<RuntimeSource[K]> {
+    const [flag, what] = OPTIONAL_OPERATIONS[op];
+    const fn = source[op] as ((...args: never[]) => unknown) | undefined;
+    if (!fn || !source.capabilities()[flag]) throw ApiError.capabilityUnsupported(source.runtimeId, what);
+    return fn.bind(source) as NonNullable<RuntimeSource[K]>;
   }
 
   private requireSource(runtimeId: string): RuntimeSource {
@@ -210,5 +207,15 @@ export class RegistryService {
     }
   }
 }
+
+/** Each optional RuntimeSource operation, the capability flag that must be true for it, and how a 501 names it. */
+const OPTIONAL_OPERATIONS = {
+  spawnWorker: ['can_spawn_worker', 'spawning workers'],
+  acceptInput: ['can_accept_input', 'accepting input'],
+  readTranscript: ['can_read_bounded_transcript', 'reading transcripts'],
+  openWorkerEvents: ['can_stream_events', 'streaming events'],
+  openRuntimeEvents: ['can_stream_events', 'streaming events'],
+} as const satisfies Record<string, readonly [keyof RuntimeCapabilities, string]>;
+type OptionalOperation = keyof typeof OPTIONAL_OPERATIONS;
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; diagnostic: Diagnostic };
