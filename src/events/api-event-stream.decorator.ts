@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, getSchemaPath } from '@nestjs/swagger';
-import { EVENT_DTOS } from './dto/worker-event.dto';
+import { EVENT_DTOS_BY_KIND } from './dto/worker-event.dto';
 
 /**
  * Documents a `text/event-stream` 200 (content given explicitly: `@ApiProduces`
@@ -9,7 +9,7 @@ import { EVENT_DTOS } from './dto/worker-event.dto';
  */
 export function ApiEventStreamResponse(description: string): MethodDecorator {
   return applyDecorators(
-    ApiExtraModels(...EVENT_DTOS),
+    ApiExtraModels(...Object.values(EVENT_DTOS_BY_KIND)),
     ApiOkResponse({
       description:
         `${description} Each event is \`id: <event_id>\` (worker events only), \`event: <kind>\`, \`data: <one JSON object>\`; ` +
@@ -17,16 +17,10 @@ export function ApiEventStreamResponse(description: string): MethodDecorator {
       content: {
         'text/event-stream': {
           schema: {
-            oneOf: EVENT_DTOS.map((dto) => ({ $ref: getSchemaPath(dto) })),
+            oneOf: Object.values(EVENT_DTOS_BY_KIND).map((dto) => ({ $ref: getSchemaPath(dto) })),
             discriminator: {
               propertyName: 'kind',
-              mapping: {
-                'worker.created': getSchemaPath(EVENT_DTOS[0]),
-                'worker.input_accepted': getSchemaPath(EVENT_DTOS[1]),
-                'worker.state_changed': getSchemaPath(EVENT_DTOS[2]),
-                'stream.reset': getSchemaPath(EVENT_DTOS[3]),
-                'stream.overflow': getSchemaPath(EVENT_DTOS[4]),
-              },
+              mapping: Object.fromEntries(Object.entries(EVENT_DTOS_BY_KIND).map(([kind, dto]) => [kind, getSchemaPath(dto)])),
             },
           },
         },

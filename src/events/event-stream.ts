@@ -1,9 +1,16 @@
 import { HttpStatus } from '@nestjs/common';
 import { ApiError } from '../common/errors/api-error';
-import type { SseStream } from '../common/http/sse-stream';
+import type { Response } from 'express';
+import { SseStream } from '../common/http/sse-stream';
+import type { EventStreamConfig } from '../config/app-config';
 import type { EventStreamSink } from '../runtimes/runtime-source';
 import { parseEventId } from '../runtimes/embedded/embedded-worker-runtime';
-import { toStreamResetData, toWorkerEventData } from './dto/worker-event.dto';
+import { toStreamOverflowData, toStreamResetData, toWorkerEventData } from './dto/worker-event.dto';
+
+/** An SSE response with the configured heartbeat and client buffer, and the overflow event built by the event DTOs. */
+export function createEventStream(res: Response, config: EventStreamConfig): SseStream {
+  return new SseStream(res, { heartbeatMs: config.heartbeatMs, maxBufferedBytes: config.clientBufferBytes, overflowData: toStreamOverflowData() });
+}
 
 /** Adapts a source's event sink to an SSE response: `id:` is the event id, `event:` the kind. */
 export function sseSink(stream: SseStream): EventStreamSink {

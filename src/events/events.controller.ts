@@ -2,12 +2,11 @@ import { Controller, Get, Headers, Inject, Query, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrorResponses } from '../common/dto/error-response.dto';
-import { SseStream } from '../common/http/sse-stream';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { RegistryService } from '../runtimes/registry.service';
 import { ApiEventStreamResponse } from './api-event-stream.decorator';
 import { EventsQueryDto } from './dto/events-query.dto';
-import { sseSink } from './event-stream';
+import { createEventStream, sseSink } from './event-stream';
 
 /** `GET /api/events`: live events of every runtime that can stream (consoles that watch everything). */
 @ApiTags('events')
@@ -27,7 +26,7 @@ export class EventsController {
   @ApiEventStreamResponse('Events of all workers of the selected runtimes.')
   @ApiErrorResponses(400, 404, 501)
   stream(@Query() query: EventsQueryDto, @Headers('last-event-id') lastEventId: string | undefined, @Res() res: Response): void {
-    const stream = new SseStream(res, { heartbeatMs: this.config.events.heartbeatMs, maxBufferedBytes: this.config.events.clientBufferBytes });
+    const stream = createEventStream(res, this.config.events);
     const sink = sseSink(stream);
     // Throws (404/501) before anything is written, so errors stay JSON.
     const unsubscribe = this.registry.openEvents(query.runtime_id, sink);

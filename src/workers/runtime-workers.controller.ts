@@ -2,10 +2,9 @@ import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Inject, Param, Po
 import { ApiAcceptedResponse, ApiBody, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrorResponses } from '../common/dto/error-response.dto';
-import { SseStream } from '../common/http/sse-stream';
 import { ApiEventStreamResponse } from '../events/api-event-stream.decorator';
 import { WorkerEventsQueryDto } from '../events/dto/events-query.dto';
-import { resumePosition, sseSink } from '../events/event-stream';
+import { createEventStream, resumePosition, sseSink } from '../events/event-stream';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
 import { RejectQueryPipe } from '../common/pipes/reject-query.pipe';
@@ -119,7 +118,7 @@ export class RuntimeWorkersController {
     @Res() res: Response,
   ): Promise<void> {
     const after = resumePosition(lastEventId, query.after);
-    const stream = new SseStream(res, { heartbeatMs: this.config.events.heartbeatMs, maxBufferedBytes: this.config.events.clientBufferBytes });
+    const stream = createEventStream(res, this.config.events);
     // Errors (404, 501, store) are thrown before the first write, so they stay JSON.
     const unsubscribe = await this.registry.openWorkerEvents(runtimeId, workerId, after, sseSink(stream), { replayLimit: this.config.events.replayLimit });
     stream.onClose(unsubscribe);

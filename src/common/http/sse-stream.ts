@@ -4,6 +4,8 @@ export interface SseStreamOptions {
   heartbeatMs: number;
   /** Unread bytes allowed before the client is cut off with `stream.overflow`. */
   maxBufferedBytes: number;
+  /** The `data:` of the final `stream.overflow` event (already serialised by the caller's DTO rules). */
+  overflowData: unknown;
 }
 
 /** How long an overflowed client gets to read its final event before the socket is destroyed. */
@@ -67,7 +69,7 @@ export class SseStream {
       this.overflow();
       return;
     }
-    this.res.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.res.write(frame(event, data, id));
   }
 
   comment(text: string): void {
@@ -75,15 +77,8 @@ export class SseStream {
     this.res.write(`: ${text}\n\n`);
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   private overflow(): void {
-    this.res.write(
-      `event: stream.overflow\ndata: ${JSON.stringify({ kind: 'stream.overflow', message: 'The client did not keep up; reconnect with Last-Event-ID to resume' })}\n\n`,
-    );
-    this.res.end();
+    this.res.end(frame('stream.overflow', this.options.overflowData));
     this.release();
     // The client may never read again: do not keep its socket (and buffer) forever.
     this.graceTimer = setTimeout(() => this.res.destroy(), OVERFLOW_GRACE_MS);
@@ -108,4 +103,9 @@ export class SseStream {
     clearTimeout(this.graceTimer);
     this.release();
   }
+}
+
+/** One SSE event; JSON.stringify never emits a raw newline, so `data:` is one line. */
+function frame(event: string, data: unknown, id?: string): string {
+  return `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }

@@ -1,12 +1,13 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsString, Matches, ValidateIf } from 'class-validator';
 import { IDENTIFIER_PATTERN } from '../../config/app-config';
+import { EVENT_ID_PATTERN } from '../../runtimes/embedded/embedded-worker-runtime';
 
 export class WorkerEventsQueryDto {
   @ApiPropertyOptional({ pattern: '^evt-[0-9]{1,15}$', example: 'evt-3', description: 'Resume after this event id (the Last-Event-ID header wins)' })
   @ValidateIf((o: WorkerEventsQueryDto) => o.after !== undefined)
   @IsString()
-  @Matches(/^evt-[0-9]{1,15}$/, { message: 'after must be an event id such as evt-3' })
+  @Matches(EVENT_ID_PATTERN, { message: 'after must be an event id such as evt-3' })
   after?: string;
 }
 

@@ -43,7 +43,14 @@ export class StreamOverflowEventDto {
   @ApiField() message: string;
 }
 
-export const EVENT_DTOS = [WorkerCreatedEventDto, WorkerInputAcceptedEventDto, WorkerStateChangedEventDto, StreamResetEventDto, StreamOverflowEventDto];
+/** Every event's `data:` DTO, by its `kind` (= the SSE `event:` name). */
+export const EVENT_DTOS_BY_KIND = {
+  'worker.created': WorkerCreatedEventDto,
+  'worker.input_accepted': WorkerInputAcceptedEventDto,
+  'worker.state_changed': WorkerStateChangedEventDto,
+  'stream.reset': StreamResetEventDto,
+  'stream.overflow': StreamOverflowEventDto,
+} as const;
 
 const RESET_MESSAGES: Record<StreamResetReason, string> = {
   history_unavailable: 'Events after the given id are no longer replayable; re-read the transcript, then continue with this stream',
@@ -72,4 +79,10 @@ export function toWorkerEventData(event: WorkerEvent): Record<string, unknown> {
 
 export function toStreamResetData(reason: StreamResetReason): Record<string, unknown> {
   return serializeResponse(Object.assign(new StreamResetEventDto(), { kind: 'stream.reset', reason, message: RESET_MESSAGES[reason] })) as Record<string, unknown>;
+}
+
+export function toStreamOverflowData(): Record<string, unknown> {
+  return serializeResponse(
+    Object.assign(new StreamOverflowEventDto(), { kind: 'stream.overflow', message: 'The client did not keep up; reconnect with Last-Event-ID to resume' }),
+  ) as Record<string, unknown>;
 }

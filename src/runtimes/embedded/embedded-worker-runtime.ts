@@ -41,9 +41,12 @@ export function formatEventId(eventNo: number): string {
   return `evt-${eventNo}`;
 }
 
+/** The form of every event id (`evt-<n>`); 15 digits keep n a safe integer. */
+export const EVENT_ID_PATTERN = /^evt-(\d{1,15})$/;
+
 /** `evt-<n>` → n, or undefined for anything else. */
 export function parseEventId(eventId: string): number | undefined {
-  const match = /^evt-(\d{1,15})$/.exec(eventId);
+  const match = EVENT_ID_PATTERN.exec(eventId);
   return match ? Number(match[1]) : undefined;
 }
 
