@@ -5,6 +5,7 @@ import { AllowListSerializerInterceptor } from './common/serialization/allow-lis
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { EventsModule } from './events/events.module';
+import { ExecutionModule } from './execution/execution.module';
 import { HealthModule } from './health/health.module';
 import { HostsModule } from './hosts/hosts.module';
 import { RuntimesModule } from './runtimes/runtimes.module';
@@ -15,7 +16,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), RuntimesModule, HostsModule, WorkersModule, EventsModule, HealthModule],
+      imports: [ConfigModule.forRoot(config), RuntimesModule, ExecutionModule, HostsModule, WorkersModule, EventsModule, HealthModule],
       providers: [
         { provide: APP_GUARD, useClass: IdentifierParamsGuard },
         // Fail-closed net behind the explicit mappers: only @ApiField

@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { ModelProviderSettings } from '../execution/model-provider';
 
 /** Matches every public id the API accepts or allocates (SPEC §5). */
 export const IDENTIFIER_PATTERN = /^[A-Za-z0-9_:-]{1,120}$/;
@@ -13,23 +14,47 @@ export type RuntimeStoreConfig =
 export const DEFAULT_SQLITE_FILE = 'embedded-runtime.sqlite3';
 
 export interface EmbeddedRuntimeConfig {
-  /** Upper bound on live workers; spawning past it is a 422 `rejected`. */
+  /** Upper bound on workers that are not stopped; creating past it is a 422 `rejected`. */
   maxWorkers: number;
-  /**
-   * Provider credential handed to workers' resolved profiles. Internal: it must
-   * never reach a client, and logs redact it.
-   */
-  providerApiKey: string | null;
   store: RuntimeStoreConfig;
+  /** WORKER_IDLE_STOP_MS: workers idle this long are stopped (null: never). */
+  idleStopMs: number | null;
+}
+
+/** How Postgres connections behave (only used with a postgres:// store). */
+export interface PostgresConfig {
+  poolMax: number;
+  connectTimeoutMs: number;
+  queryTimeoutMs: number;
+  startupTimeoutMs: number;
+}
+
+export interface ExecutionConfig {
+  /** The model provider; null when MODEL_PROVIDER is unset: inputs are recorded, no run starts. Internal: never projected. */
+  provider: ModelProviderSettings | null;
+  /** WORKER_PROVIDER_API_KEY, kept even without a provider so that logs always redact it. Internal. */
+  providerApiKey: string | null;
+  modelTimeoutMs: number;
+  runMaxMs: number;
+  queueLimit: number;
+  contextMaxChars: number;
+  deltaCoalesceMs: number;
+  concurrency: number;
+  leaseMs: number;
+  maxOutputChars: number;
 }
 
 export interface EventStreamConfig {
-  /** Interval of `: heartbeat` comments on open streams. */
+  /** Interval of the named `heartbeat` event on open streams. */
   heartbeatMs: number;
-  /** Bytes a slow client may leave unread before it is disconnected with `stream.overflow`. */
+  /** Unread bytes per client before its stream is paused (and read from the log at its pace). */
   clientBufferBytes: number;
-  /** Most events replayed on resume; a client further behind gets `stream.reset`. */
-  replayLimit: number;
+  /** Unread bytes over all streams; past it the most-behind clients are cut off. */
+  totalBufferBytes: number;
+  /** How long a client may stay behind before it is cut off with `stream.overflow`. */
+  maxLagMs: number;
+  maxStreams: number;
+  maxStreamsPerWorker: number;
 }
 
 export interface AppConfig {
@@ -41,7 +66,11 @@ export interface AppConfig {
   /** Where `pods/` lives; internal, never projected. */
   dataDir: string;
   embedded: EmbeddedRuntimeConfig;
+  postgres: PostgresConfig;
+  execution: ExecutionConfig;
   events: EventStreamConfig;
+  /** SHUTDOWN_GRACE_MS: how long in-flight requests and runs may take to finish on SIGTERM. */
+  shutdownGraceMs: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -55,6 +84,48 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min:
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}`);
   return value;
+}
+
+function optionalIntFromEnv(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | null {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? null : intFromEnv(env, name, 0, min, max);
+}
+
+function boolFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false`);
+}
+
+const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
+
+/** MODEL_PROVIDER and friends (SPEC §9). Unset MODEL_PROVIDER means no execution. */
+export function parseModelProvider(env: NodeJS.ProcessEnv): ModelProviderSettings | null {
+  const kind = nonEmpty(env.MODEL_PROVIDER);
+  if (kind === undefined) return null;
+  if (kind !== 'openai-compatible' && kind !== 'anthropic') throw new ConfigError('MODEL_PROVIDER must be openai-compatible or anthropic');
+  const model = nonEmpty(env.MODEL_NAME);
+  if (model === undefined) throw new ConfigError('MODEL_NAME is required when MODEL_PROVIDER is set');
+  const baseUrl = nonEmpty(env.MODEL_BASE_URL);
+  if (baseUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(baseUrl);
+    } catch {
+      throw new ConfigError('MODEL_BASE_URL is not a valid URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('MODEL_BASE_URL must be an http:// or https:// URL');
+  }
+  return {
+    kind,
+    baseUrl,
+    model,
+    apiKey: nonEmpty(env.WORKER_PROVIDER_API_KEY) ?? null,
+    streamUsage: boolFromEnv(env, 'MODEL_STREAM_USAGE', true),
+    maxTokens: optionalIntFromEnv(env, 'MODEL_MAX_TOKENS', 1, 10_000_000),
+  };
 }
 
 /**
@@ -81,14 +152,36 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dataDir,
     embedded: {
       maxWorkers: intFromEnv(env, 'EMBEDDED_MAX_WORKERS', 100_000, 1, 10_000_000),
-      providerApiKey: env.WORKER_PROVIDER_API_KEY && env.WORKER_PROVIDER_API_KEY !== '' ? env.WORKER_PROVIDER_API_KEY : null,
       store: parseStoreUrl(env.RUNTIME_STORE_URL ?? '', dataDir, env.SQLITE_SYNCHRONOUS),
+      idleStopMs: optionalIntFromEnv(env, 'WORKER_IDLE_STOP_MS', 1000, 365 * 24 * 3_600_000),
+    },
+    postgres: {
+      poolMax: intFromEnv(env, 'PG_POOL_MAX', 10, 2, 1000),
+      connectTimeoutMs: intFromEnv(env, 'PG_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
+      queryTimeoutMs: intFromEnv(env, 'PG_QUERY_TIMEOUT_MS', 10_000, 100, 600_000),
+      startupTimeoutMs: intFromEnv(env, 'PG_STARTUP_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    },
+    execution: {
+      provider: parseModelProvider(env),
+      providerApiKey: nonEmpty(env.WORKER_PROVIDER_API_KEY) ?? null,
+      modelTimeoutMs: intFromEnv(env, 'MODEL_TIMEOUT_MS', 120_000, 10, 3_600_000),
+      runMaxMs: intFromEnv(env, 'RUN_MAX_MS', 600_000, 10, 24 * 3_600_000),
+      queueLimit: intFromEnv(env, 'RUN_QUEUE_LIMIT', 32, 1, 10_000),
+      contextMaxChars: intFromEnv(env, 'RUN_CONTEXT_MAX_CHARS', 120_000, 1, 100_000_000),
+      deltaCoalesceMs: intFromEnv(env, 'DELTA_COALESCE_MS', 50, 0, 60_000),
+      concurrency: intFromEnv(env, 'EXECUTION_CONCURRENCY', 8, 1, 1000),
+      leaseMs: intFromEnv(env, 'RUN_LEASE_MS', 10_000, 300, 600_000),
+      maxOutputChars: intFromEnv(env, 'RUN_MAX_OUTPUT_CHARS', 1_000_000, 1, 100_000_000),
     },
     events: {
       heartbeatMs: intFromEnv(env, 'SSE_HEARTBEAT_MS', 15_000, 10, 3_600_000),
       clientBufferBytes: intFromEnv(env, 'SSE_CLIENT_BUFFER_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
-      replayLimit: intFromEnv(env, 'EVENT_REPLAY_LIMIT', 1000, 0, 1_000_000),
+      totalBufferBytes: intFromEnv(env, 'SSE_TOTAL_BUFFER_BYTES', 128 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
+      maxLagMs: intFromEnv(env, 'SSE_MAX_LAG_MS', 10_000, 100, 3_600_000),
+      maxStreams: intFromEnv(env, 'SSE_MAX_STREAMS', 1000, 1, 1_000_000),
+      maxStreamsPerWorker: intFromEnv(env, 'SSE_MAX_STREAMS_PER_WORKER', 200, 1, 1_000_000),
     },
+    shutdownGraceMs: intFromEnv(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
   };
 }
 
@@ -115,7 +208,7 @@ export function parseStoreUrl(raw: string, dataDir: string, synchronous?: string
 
 /** Values that logs must never print (SPEC §2): the provider credential and the store's password. */
 export function secretsOf(config: AppConfig): string[] {
-  const secrets = [config.embedded.providerApiKey];
+  const secrets = [config.execution.providerApiKey];
   if (config.embedded.store.kind === 'postgres') {
     const password = new URL(config.embedded.store.url).password;
     secrets.push(password, decodeURIComponent(password));

@@ -1,38 +1,31 @@
-import { Controller, Get, Headers, Inject, Query, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Inject, Query, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ApiErrorResponses } from '../common/dto/error-response.dto';
-import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { RegistryService } from '../runtimes/registry.service';
+import { RuntimeRegistry } from '../runtimes/runtime-registry';
 import { ApiEventStreamResponse } from './api-event-stream.decorator';
 import { EventsQueryDto } from './dto/events-query.dto';
-import { createEventStream, sseSink } from './event-stream';
+import { EventStreams, resumePosition } from './event-streams';
 
-/** `GET /api/events`: live events of every runtime that can stream (consoles that watch everything). */
+/** `GET /api/events`: the events of every worker, in one order, resumable (consoles that watch everything). */
 @ApiTags('events')
 @Controller('events')
 export class EventsController {
   constructor(
-    @Inject(RegistryService) private readonly registry: RegistryService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(RuntimeRegistry) private readonly registry: RuntimeRegistry,
+    @Inject(EventStreams) private readonly streams: EventStreams,
   ) {}
 
   @Get()
   @ApiOperation({
     operationId: 'streamEvents',
-    summary: 'Live events of all workers (Server-Sent Events); optional runtime_id filter. Live only: a Last-Event-ID gets stream.reset first',
+    summary: "Every worker's events (Server-Sent Events) in one order; resume with Last-Event-ID / ?after= (the `log-<n>` ids of this stream)",
   })
-  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Not resumable here: answered with a stream.reset event' })
-  @ApiEventStreamResponse('Events of all workers of the selected runtimes.')
-  @ApiErrorResponses(400, 404, 501)
-  stream(@Query() query: EventsQueryDto, @Headers('last-event-id') lastEventId: string | undefined, @Res() res: Response): void {
-    const stream = createEventStream(res, this.config.events);
-    const sink = sseSink(stream);
-    // Throws (404/501) before anything is written, so errors stay JSON.
-    const unsubscribe = this.registry.openEvents(query.runtime_id, sink);
-    stream.onClose(unsubscribe);
-    stream.open();
-    // A console reconnecting after a gap cannot be replayed across workers: tell it to re-read.
-    if (lastEventId) sink.reset('not_resumable');
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this position (log-<n>); wins over ?after=' })
+  @ApiEventStreamResponse('Events of all workers; the SSE `id:` is a position over all of them (`log-<n>`), each event still carries its worker\'s `event_id`.')
+  @ApiErrorResponses(400, 404, 501, 503)
+  async stream(@Query() query: EventsQueryDto, @Headers('last-event-id') lastEventId: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const after = resumePosition(lastEventId, query.after);
+    await this.streams.serve(req, res, 'all', (sink) => this.registry.openEvents(query.runtime_id, after, sink));
   }
 }

@@ -1,15 +1,14 @@
-import { Controller, Get, Inject, Query, ServiceUnavailableException } from '@nestjs/common';
-import { HealthCheckService } from '@nestjs/terminus';
+import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiField } from '../common/dto/api-field.decorator';
 import { ApiErrorResponses } from '../common/dto/error-response.dto';
 import { ApiError } from '../common/errors/api-error';
 import { RejectQueryPipe } from '../common/pipes/reject-query.pipe';
-import { STORE_ERROR } from '../runtimes/embedded/embedded-runtime.source';
-import { EmbeddedStoreHealthIndicator } from './embedded-store.health';
+import { RuntimeRegistry } from '../runtimes/runtime-registry';
+import { ShutdownState } from './shutdown-state';
 
 export class HealthChecksDto {
-  @ApiField({ enum: ['up'] }) embedded_runtime_store: 'up';
+  @ApiField({ enum: ['up'] }) runtimes: 'up';
 }
 
 export class HealthDto {
@@ -17,34 +16,56 @@ export class HealthDto {
   @ApiField({ nested: HealthChecksDto }) checks: HealthChecksDto;
 }
 
-const STORE_CHECK = 'embedded_runtime_store';
+export class LivenessDto {
+  @ApiField({ enum: ['ok'] }) status: 'ok';
+}
 
-/** `GET /api/health`: readiness without details (no store kind, location or driver text). */
+/** Readiness answers within this, whatever a store does (SPEC §13: no request waits past its deadline). */
+const READINESS_DEADLINE_MS = 2000;
+
+/**
+ * `GET /api/health/live`: the process answers. `GET /api/health/ready` (and
+ * `/api/health`, kept from v0): reads and writes can succeed now — the
+ * registry asks each runtime (the embedded store makes a real write), and a
+ * shutting-down process is not ready. No detail of a store's kind, location
+ * or driver text is given.
+ */
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
   constructor(
-    @Inject(HealthCheckService) private readonly health: HealthCheckService,
-    @Inject(EmbeddedStoreHealthIndicator) private readonly store: EmbeddedStoreHealthIndicator,
+    @Inject(RuntimeRegistry) private readonly registry: RuntimeRegistry,
+    @Inject(ShutdownState) private readonly shutdown: ShutdownState,
   ) {}
 
   @Get()
-  @ApiOperation({ operationId: 'getHealth', summary: 'Readiness: 200 when every dependency answers, 503 service_unavailable otherwise' })
+  @ApiOperation({ operationId: 'getHealth', summary: 'Readiness (same as /api/health/ready)' })
   @ApiOkResponse({ type: HealthDto })
   @ApiErrorResponses(400, 503)
-  async check(@Query(RejectQueryPipe) _query: Record<string, never>): Promise<HealthDto> {
-    try {
-      await this.health.check([() => this.store.isHealthy(STORE_CHECK)]);
-    } catch (err) {
-      // Terminus puts its per-indicator result in the exception; we answer with the one error shape instead.
-      if (err instanceof ServiceUnavailableException) {
-        throw new ApiError(503, 'service_unavailable', 'The backend is not ready', { diagnostics: [{ ...STORE_ERROR }] });
-      }
-      throw err;
-    }
-    const dto = new HealthDto();
-    dto.status = 'ok';
-    dto.checks = Object.assign(new HealthChecksDto(), { embedded_runtime_store: 'up' as const });
-    return dto;
+  check(@Query(RejectQueryPipe) _query: Record<string, never>): Promise<HealthDto> {
+    return this.readiness();
+  }
+
+  @Get('ready')
+  @ApiOperation({ operationId: 'getReadiness', summary: 'Readiness: 200 when reads and writes can succeed now, 503 service_unavailable otherwise' })
+  @ApiOkResponse({ type: HealthDto })
+  @ApiErrorResponses(400, 503)
+  ready(@Query(RejectQueryPipe) _query: Record<string, never>): Promise<HealthDto> {
+    return this.readiness();
+  }
+
+  @Get('live')
+  @ApiOperation({ operationId: 'getLiveness', summary: 'Liveness: the process answers' })
+  @ApiOkResponse({ type: LivenessDto })
+  @ApiErrorResponses(400)
+  live(@Query(RejectQueryPipe) _query: Record<string, never>): LivenessDto {
+    return Object.assign(new LivenessDto(), { status: 'ok' as const });
+  }
+
+  private async readiness(): Promise<HealthDto> {
+    if (this.shutdown.shuttingDown) throw new ApiError(503, 'service_unavailable', 'The backend is shutting down', { headers: { 'Retry-After': '1' } });
+    const failures = await this.registry.readiness(READINESS_DEADLINE_MS);
+    if (failures.length > 0) throw new ApiError(503, 'service_unavailable', 'The backend is not ready', { diagnostics: failures, headers: { 'Retry-After': '1' } });
+    return Object.assign(new HealthDto(), { status: 'ok' as const, checks: Object.assign(new HealthChecksDto(), { runtimes: 'up' as const }) });
   }
 }

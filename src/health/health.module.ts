@@ -1,13 +1,13 @@
-import { Module } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
+import { Global, Module } from '@nestjs/common';
 import { RuntimesModule } from '../runtimes/runtimes.module';
-import { EmbeddedStoreHealthIndicator } from './embedded-store.health';
 import { HealthController } from './health.controller';
+import { ShutdownState } from './shutdown-state';
 
+@Global()
 @Module({
-  // Terminus' own error log would print indicator data; the indicator logs the cause itself.
-  imports: [TerminusModule.forRoot({ logger: false }), RuntimesModule],
+  imports: [RuntimesModule],
   controllers: [HealthController],
-  providers: [EmbeddedStoreHealthIndicator],
+  providers: [ShutdownState],
+  exports: [ShutdownState],
 })
 export class HealthModule {}

@@ -3,9 +3,9 @@ import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger'
 import { ApiErrorResponses } from '../common/dto/error-response.dto';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
-import { APP_CONFIG, type AppConfig, IDENTIFIER_PATTERN } from '../config/app-config';
-import { RegistryService } from '../runtimes/registry.service';
-import { DEFAULT_LIST_LIMIT } from '../runtimes/runtimes.constants';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { RuntimeRegistry } from '../runtimes/runtime-registry';
+import { DEFAULT_LIST_LIMIT, HOST_ID_PARAM } from '../runtimes/runtimes.constants';
 import { toWorkerSummaryDto, WorkerListDto, type WorkerSummaryDto } from '../workers/dto/worker-summary.dto';
 import { HostListDto, type HostSummaryDto, toHostSummaryDto } from './dto/host-summary.dto';
 
@@ -14,7 +14,7 @@ import { HostListDto, type HostSummaryDto, toHostSummaryDto } from './dto/host-s
 @Controller('hosts')
 export class HostsController {
   constructor(
-    @Inject(RegistryService) private readonly registry: RegistryService,
+    @Inject(RuntimeRegistry) private readonly registry: RuntimeRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -24,18 +24,18 @@ export class HostsController {
   @ApiErrorResponses(400)
   async list(@Query() query: ListQueryDto): Promise<ListEnvelope<HostSummaryDto>> {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
-    const listing = await this.registry.listHosts(limit);
-    return toListEnvelope(HostListDto, toHostSummaryDto, listing, { workspaceId: this.config.workspaceId, limit });
+    const page = await this.registry.listHosts({ limit, cursor: query.cursor });
+    return toListEnvelope(HostListDto, toHostSummaryDto, page, { workspaceId: this.config.workspaceId, limit });
   }
 
   @Get(':host_id/workers')
   @ApiOperation({ operationId: 'listHostWorkers', summary: 'Workers on one host' })
-  @ApiParam({ name: 'host_id', schema: { type: 'string', pattern: IDENTIFIER_PATTERN.source } })
+  @ApiParam(HOST_ID_PARAM)
   @ApiOkResponse({ type: WorkerListDto })
   @ApiErrorResponses(400, 404)
   async listWorkers(@Param('host_id') hostId: string, @Query() query: ListQueryDto): Promise<ListEnvelope<WorkerSummaryDto>> {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
-    const listing = await this.registry.listHostWorkers(hostId, limit);
-    return toListEnvelope(WorkerListDto, toWorkerSummaryDto, listing, { workspaceId: this.config.workspaceId, limit });
+    const page = await this.registry.listHostWorkers(hostId, { limit, cursor: query.cursor });
+    return toListEnvelope(WorkerListDto, toWorkerSummaryDto, page, { workspaceId: this.config.workspaceId, limit });
   }
 }

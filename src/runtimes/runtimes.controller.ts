@@ -4,30 +4,28 @@ import { ApiErrorResponses } from '../common/dto/error-response.dto';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
 import { RejectQueryPipe } from '../common/pipes/reject-query.pipe';
-import { APP_CONFIG, type AppConfig, IDENTIFIER_PATTERN } from '../config/app-config';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { RuntimeListDto, RuntimeSummaryDto, toRuntimeSummaryDto } from './dto/runtime-summary.dto';
-import { RegistryService } from './registry.service';
-import { DEFAULT_LIST_LIMIT } from './runtimes.constants';
-
-export const RUNTIME_ID_PARAM = { name: 'runtime_id', schema: { type: 'string' as const, pattern: IDENTIFIER_PATTERN.source, example: 'embedded-worker-runtime' } };
+import { RuntimeRegistry } from './runtime-registry';
+import { DEFAULT_LIST_LIMIT, RUNTIME_ID_PARAM } from './runtimes.constants';
 
 /** `GET /api/runtimes`, `GET /api/runtimes/:runtime_id` */
 @ApiTags('runtimes')
 @Controller('runtimes')
 export class RuntimesController {
   constructor(
-    @Inject(RegistryService) private readonly registry: RegistryService,
+    @Inject(RuntimeRegistry) private readonly registry: RuntimeRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Get()
-  @ApiOperation({ operationId: 'listRuntimes', summary: 'Every registered runtime' })
+  @ApiOperation({ operationId: 'listRuntimes', summary: 'Every registered runtime, in registration order' })
   @ApiOkResponse({ type: RuntimeListDto })
   @ApiErrorResponses(400)
   async list(@Query() query: ListQueryDto): Promise<ListEnvelope<RuntimeSummaryDto>> {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
-    const listing = await this.registry.listRuntimes(limit);
-    return toListEnvelope(RuntimeListDto, toRuntimeSummaryDto, listing, { workspaceId: this.config.workspaceId, limit });
+    const page = await this.registry.listRuntimes({ limit, cursor: query.cursor });
+    return toListEnvelope(RuntimeListDto, toRuntimeSummaryDto, page, { workspaceId: this.config.workspaceId, limit });
   }
 
   @Get(':runtime_id')

@@ -1,32 +1,38 @@
 import { Inject, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { EmbeddedWorkerRuntime } from './embedded/embedded-worker-runtime';
-import { RegistryService } from './registry.service';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { WorkerStore } from '../store/worker-store';
+import { EventLog } from './embedded/event-log';
+import { WorkerRuntime } from './embedded/worker-runtime';
+import { RuntimeRegistry } from './runtime-registry';
 import { RuntimesController } from './runtimes.controller';
 import { runtimeProviders } from './runtimes.providers';
-import { EmbeddedRuntimeStore } from './embedded/store/embedded-runtime.store';
 
 @Module({
   controllers: [RuntimesController],
-  providers: [...runtimeProviders, RegistryService],
-  exports: [RegistryService, EmbeddedWorkerRuntime],
+  providers: [...runtimeProviders, RuntimeRegistry],
+  exports: [RuntimeRegistry, WorkerRuntime, WorkerStore],
 })
 export class RuntimesModule implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RuntimesModule.name);
 
   constructor(
-    @Inject(EmbeddedWorkerRuntime) private readonly embedded: EmbeddedWorkerRuntime,
-    @Inject(EmbeddedRuntimeStore) private readonly store: EmbeddedRuntimeStore,
-    @Inject(RegistryService) private readonly registry: RegistryService,
+    @Inject(WorkerStore) private readonly store: WorkerStore,
+    @Inject(EventLog) private readonly log: EventLog,
+    @Inject(RuntimeRegistry) private readonly registry: RuntimeRegistry,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
-    // Operator log: names the store (its identity is a path, or a URL without its password), never the provider credential.
+    // Operator log: names the store (its identity is a path, or a URL without its password), never a credential.
+    const provider = this.config.execution.provider;
     this.logger.log(
-      `runtimes registered: ${this.registry.runtimeIds().join(', ')}; embedded store ${this.store.kind} ${this.store.identity}; provider ${this.embedded.describeProvider()}`,
+      `runtimes registered: ${this.registry.runtimeIds().join(', ')}; embedded store ${this.store.description.kind} ${this.store.description.identity}; ` +
+        `model provider ${provider ? `${provider.kind} (${provider.model}; ${provider.apiKey ? 'key configured' : 'no key'})` : 'none: inputs are recorded, no run starts'}`,
     );
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.embedded.close();
+    this.log.close();
+    await this.store.close();
   }
 }

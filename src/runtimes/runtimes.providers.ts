@@ -1,50 +1,53 @@
+import { randomBytes } from 'node:crypto';
 import type { FactoryProvider } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig, type RuntimeStoreConfig } from '../config/app-config';
-import { EmbeddedWorkerRuntime } from './embedded/embedded-worker-runtime';
-import { EmbeddedRuntimeSource } from './embedded/embedded-runtime.source';
-import { EmbeddedRuntimeStore } from './embedded/store/embedded-runtime.store';
-import { MemoryEmbeddedRuntimeStore } from './embedded/store/memory-runtime.store';
-import { PostgresEmbeddedRuntimeStore } from './embedded/store/postgres-runtime.store';
-import { SqliteEmbeddedRuntimeStore } from './embedded/store/sqlite-runtime.store';
-import { LocalRuntimeSource } from './local/local-runtime.source';
+import { Logger } from '@nestjs/common';
+import { CursorCodec } from '../common/paging/cursor-codec';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { createWorkerStore } from '../store/create-worker-store';
+import { WorkerStore } from '../store/worker-store';
+import { EmbeddedSource } from './embedded/embedded.source';
+import { EventLog } from './embedded/event-log';
+import { WorkerRuntime } from './embedded/worker-runtime';
+import { LocalSource } from './local/local.source';
 import type { RuntimeSource } from './runtime-source';
 import { RUNTIME_SOURCES } from './runtimes.constants';
 
-/** Picks the store adapter from configuration and runs its migrations before anything uses it. */
-export async function createEmbeddedRuntimeStore(config: AppConfig): Promise<EmbeddedRuntimeStore> {
-  const store = newStore(config.embedded.store);
-  await store.init();
-  return store;
+/**
+ * The cursor secret lives in the store, so every instance sharing it issues
+ * and accepts the same cursors, across restarts.
+ */
+export async function createCursorCodec(store: WorkerStore): Promise<CursorCodec> {
+  const secret = await store.write((tx) => tx.initSetting('cursor_secret', randomBytes(32).toString('hex')));
+  return new CursorCodec(Buffer.from(secret, 'hex'));
 }
 
-function newStore(store: RuntimeStoreConfig): EmbeddedRuntimeStore {
-  switch (store.kind) {
-    case 'memory':
-      return new MemoryEmbeddedRuntimeStore(store.name);
-    case 'sqlite':
-      return new SqliteEmbeddedRuntimeStore(store.file, { synchronous: store.synchronous });
-    case 'postgres':
-      return new PostgresEmbeddedRuntimeStore(store.url);
-  }
+/** Pages of a stream's catch-up read: a few events, and about a quarter of the client's allowance. */
+export function createEventLog(config: AppConfig, store: WorkerStore): EventLog {
+  const logger = new Logger('EventLog');
+  const maxBytes = Math.max(16 * 1024, Math.min(256 * 1024, Math.floor(config.events.clientBufferBytes / 4)));
+  return new EventLog(store, { maxEvents: 64, maxBytes }, (err) => logger.error(`reading the event log failed: ${err instanceof Error ? err.message : String(err)}`));
 }
 
-export function createEmbeddedWorkerRuntime(config: AppConfig, store: EmbeddedRuntimeStore): EmbeddedWorkerRuntime {
-  return new EmbeddedWorkerRuntime({
+export function createWorkerRuntime(config: AppConfig, store: WorkerStore): WorkerRuntime {
+  return new WorkerRuntime({
     store,
     maxWorkers: config.embedded.maxWorkers,
-    provider: { name: 'default', credential: config.embedded.providerApiKey },
+    executionEnabled: config.execution.provider !== null,
+    queueLimit: config.execution.queueLimit,
   });
 }
 
-export function createRuntimeSources(config: AppConfig, embedded: EmbeddedWorkerRuntime): RuntimeSource[] {
+export function createRuntimeSources(config: AppConfig, runtime: WorkerRuntime, log: EventLog): RuntimeSource[] {
   return [
-    new EmbeddedRuntimeSource(embedded, config.workspaceId),
-    new LocalRuntimeSource({ workspaceId: config.workspaceId, workspaceRoot: config.workspaceRoot, dataDir: config.dataDir }),
+    new EmbeddedSource(runtime, log, config.workspaceId),
+    new LocalSource({ workspaceId: config.workspaceId, workspaceRoot: config.workspaceRoot, dataDir: config.dataDir }),
   ];
 }
 
 export const runtimeProviders: FactoryProvider[] = [
-  { provide: EmbeddedRuntimeStore, useFactory: createEmbeddedRuntimeStore, inject: [APP_CONFIG] },
-  { provide: EmbeddedWorkerRuntime, useFactory: createEmbeddedWorkerRuntime, inject: [APP_CONFIG, EmbeddedRuntimeStore] },
-  { provide: RUNTIME_SOURCES, useFactory: createRuntimeSources, inject: [APP_CONFIG, EmbeddedWorkerRuntime] },
+  { provide: WorkerStore, useFactory: createWorkerStore, inject: [APP_CONFIG] },
+  { provide: CursorCodec, useFactory: createCursorCodec, inject: [WorkerStore] },
+  { provide: EventLog, useFactory: createEventLog, inject: [APP_CONFIG, WorkerStore] },
+  { provide: WorkerRuntime, useFactory: createWorkerRuntime, inject: [APP_CONFIG, WorkerStore] },
+  { provide: RUNTIME_SOURCES, useFactory: createRuntimeSources, inject: [APP_CONFIG, WorkerRuntime, EventLog] },
 ];

@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
+import { EventsModule } from '../events/events.module';
 import { RuntimesModule } from '../runtimes/runtimes.module';
 import { RuntimeWorkersController } from './runtime-workers.controller';
+import { WorkerRunsController } from './worker-runs.controller';
 import { WorkersController } from './workers.controller';
 
-@Module({ imports: [RuntimesModule], controllers: [WorkersController, RuntimeWorkersController] })
+@Module({ imports: [RuntimesModule, EventsModule], controllers: [WorkersController, RuntimeWorkersController, WorkerRunsController] })
 export class WorkersModule {}

@@ -3,12 +3,14 @@
 export const DIAGNOSTIC_KEYS = ['code', 'message', 'severity'];
 export const ERROR_KEYS = ['diagnostics', 'error', 'message', 'statusCode'];
 export const ERROR_KEYS_WITH_DETAILS = [...ERROR_KEYS, 'details'].sort();
-export const ENVELOPE_KEYS = ['diagnostics', 'items', 'limit', 'source', 'workspace_id'];
+export const ENVELOPE_KEYS = ['diagnostics', 'items', 'limit', 'next_cursor', 'source', 'workspace_id'];
 export const RUNTIME_KEYS = ['capabilities', 'diagnostics', 'host_ids', 'kind', 'label', 'runtime_id', 'source', 'status'];
 export const RUNTIME_SOURCE_KEYS = ['identity_authority', 'kind', 'note', 'status'];
 export const RUNTIME_CAPABILITY_KEYS = [
   'arch',
   'can_accept_input',
+  'can_delete_worker',
+  'can_execute',
   'can_get_worker',
   'can_list_hosts',
   'can_list_workers',
@@ -28,7 +30,10 @@ export const RUNTIME_CAPABILITY_KEYS = [
 ];
 export const HOST_KEYS = ['capabilities', 'diagnostics', 'host_id', 'kind', 'label', 'last_seen_at', 'observed_at', 'runtime_id', 'status'];
 export const WORKER_KEYS = [
+  'activity',
   'capabilities',
+  'created_at',
+  'current_run_id',
   'diagnostics',
   'host_id',
   'implementation',
@@ -42,11 +47,21 @@ export const WORKER_KEYS = [
   'worker_id',
   'workspace',
 ];
-export const WORKER_CAPABILITY_KEYS = ['can_accept_input', 'can_read_bounded_transcript', 'can_spawn_followup', 'can_stop', 'can_stream_events'];
+export const WORKER_CAPABILITY_KEYS = [
+  'can_accept_input',
+  'can_cancel_run',
+  'can_delete',
+  'can_execute',
+  'can_read_bounded_transcript',
+  'can_spawn_followup',
+  'can_stop',
+  'can_stream_events',
+];
 export const SPAWN_KEYS = ['acceptance_evidence', 'diagnostics', 'state', 'worker'];
-export const INPUT_KEYS = ['diagnostics', 'event_id', 'runtime_id', 'state', 'transcript_sequence', 'worker_id'];
+export const INPUT_KEYS = ['diagnostics', 'event_id', 'run', 'runtime_id', 'state', 'transcript_sequence', 'worker_id'];
+export const RUN_KEYS = ['created_at', 'ended_at', 'error', 'input_sequence', 'output_sequence', 'run_id', 'runtime_id', 'started_at', 'state', 'usage', 'worker_id'];
 export const TRANSCRIPT_KEYS = ['diagnostics', 'items', 'limit', 'runtime_id', 'start', 'state', 'total_items', 'worker_id'];
-export const TRANSCRIPT_ITEM_KEYS = ['content', 'event_id', 'role', 'sequence'];
+export const TRANSCRIPT_ITEM_KEYS = ['content', 'event_id', 'role', 'run_id', 'sequence', 'truncated'];
 
 const keys = (o: unknown) => Object.keys(o as object).sort();
 
@@ -95,6 +110,20 @@ export function expectEnvelope(body: unknown, itemCheck: (item: unknown) => void
   expect(o.source).toBe('worker_runtime_registry');
   expectDiagnostics(o.diagnostics);
   for (const item of o.items as unknown[]) itemCheck(item);
+}
+
+export function expectRunShape(r: unknown): void {
+  const o = r as Record<string, unknown>;
+  expect(keys(o)).toEqual(RUN_KEYS);
+  if (o.usage !== null) expect(keys(o.usage)).toEqual(['input_tokens', 'output_tokens']);
+  if (o.error !== null) expect(keys(o.error)).toEqual(['code', 'message']);
+}
+
+export function expectInputShape(body: unknown): void {
+  const o = body as Record<string, unknown>;
+  expect(keys(o)).toEqual(INPUT_KEYS);
+  if (o.run !== null) expectRunShape(o.run);
+  expectDiagnostics(o.diagnostics);
 }
 
 export function expectTranscriptShape(body: unknown): void {

@@ -1,4 +1,4 @@
-import type { Listing } from '../../runtimes/runtime-source';
+import type { Page } from '../../runtimes/runtime-source';
 import { ApiField } from './api-field.decorator';
 import { DiagnosticDto, toDiagnosticDtos } from './diagnostic.dto';
 
@@ -7,14 +7,15 @@ export interface ListEnvelope<T> {
   limit: number;
   source: 'worker_runtime_registry';
   items: T[];
+  next_cursor: string | null;
   diagnostics: DiagnosticDto[];
 }
 
 type Ctor<T> = new () => T;
 
 /**
- * Builds the list envelope DTO class for one item type (SPEC §3), named for
- * OpenAPI, with the same exposure rules as every other response DTO.
+ * Builds the list envelope DTO class for one item type (SPEC §3, §10), named
+ * for OpenAPI, with the same exposure rules as every other response DTO.
  */
 export function ListEnvelopeDto<T>(item: Ctor<T>, name: string): Ctor<ListEnvelope<T>> {
   class Envelope implements ListEnvelope<T> {
@@ -30,6 +31,9 @@ export function ListEnvelopeDto<T>(item: Ctor<T>, name: string): Ctor<ListEnvelo
     @ApiField({ nested: item, isArray: true })
     items: T[];
 
+    @ApiField({ type: String, nullable: true, maxLength: 512, description: 'Pass as `cursor` to get the next page; null on the last page' })
+    next_cursor: string | null;
+
     @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 })
     diagnostics: DiagnosticDto[];
   }
@@ -37,17 +41,20 @@ export function ListEnvelopeDto<T>(item: Ctor<T>, name: string): Ctor<ListEnvelo
   return Envelope;
 }
 
-export function toListEnvelope<R, T>(
-  Dto: Ctor<ListEnvelope<T>>,
-  mapItem: (record: R) => T,
-  listing: Listing<R>,
-  context: { workspaceId: string; limit: number },
-): ListEnvelope<T> {
+export function toListEnvelope<R, T>(Dto: Ctor<ListEnvelope<T>>, mapItem: (record: R) => T, page: Page<R>, context: { workspaceId: string; limit: number }): ListEnvelope<T> {
   const dto = new Dto();
   dto.workspace_id = context.workspaceId;
   dto.limit = context.limit;
   dto.source = 'worker_runtime_registry';
-  dto.items = listing.items.map(mapItem);
-  dto.diagnostics = toDiagnosticDtos(listing.diagnostics);
+  dto.items = page.items.map(mapItem);
+  dto.next_cursor = page.next;
+  dto.diagnostics = toDiagnosticDtos(page.diagnostics);
   return dto;
+}
+
+/** RFC 3339 (UTC, milliseconds) for epoch-millisecond domain times. */
+export function toRfc3339(ms: number): string;
+export function toRfc3339(ms: number | null): string | null;
+export function toRfc3339(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
 }

@@ -6,15 +6,31 @@ export type ApiErrorCode =
   | 'invalid_identifier'
   | 'validation_failed'
   | 'limit_too_large'
+  | 'invalid_cursor'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'host_not_allowed'
+  | 'rate_limited'
   | 'unknown_runtime'
   | 'unknown_worker'
   | 'unknown_host'
+  | 'unknown_run'
+  | 'unknown_key'
   | 'capability_unsupported'
   | 'rejected'
+  | 'worker_stopped'
+  | 'worker_busy'
+  | 'worker_queue_full'
+  | 'run_finished'
+  | 'idempotency_key_reused'
+  | 'idempotency_in_progress'
   | 'payload_too_large'
+  | 'headers_too_large'
   | 'unsupported_media_type'
   | 'not_found'
   | 'method_not_allowed'
+  | 'too_many_streams'
+  | 'store_unavailable'
   | 'service_unavailable'
   | 'internal_error';
 
@@ -38,11 +54,20 @@ export interface ErrorBody {
 export class ApiError extends HttpException {
   readonly body: ErrorBody;
 
-  constructor(status: HttpStatus, code: ApiErrorCode, message: string, extra: { diagnostics?: Diagnostic[]; details?: ValidationDetail[] } = {}) {
+  /** Response headers that belong to the error (Retry-After, Allow, WWW-Authenticate). */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    status: HttpStatus,
+    code: ApiErrorCode,
+    message: string,
+    extra: { diagnostics?: Diagnostic[]; details?: ValidationDetail[]; headers?: Record<string, string> } = {},
+  ) {
     const body: ErrorBody = { statusCode: status, error: code, message, diagnostics: extra.diagnostics ?? [] };
     if (extra.details) body.details = extra.details;
     super(body, status);
     this.body = body;
+    this.headers = extra.headers ?? {};
   }
 
   static invalidIdentifier(param: string, value: string): ApiError {
@@ -59,6 +84,10 @@ export class ApiError extends HttpException {
 
   static unknownWorker(runtimeId: string): ApiError {
     return new ApiError(HttpStatus.NOT_FOUND, 'unknown_worker', `No worker with this worker_id exists in runtime ${runtimeId}`);
+  }
+
+  static unknownRun(): ApiError {
+    return new ApiError(HttpStatus.NOT_FOUND, 'unknown_run', 'No run with this run_id exists for this worker');
   }
 
   static unknownHost(): ApiError {

@@ -3,20 +3,28 @@ import type { Response } from 'express';
 import { RuntimeSourceError } from '../../runtimes/runtime-source.errors';
 import { ApiError, type ApiErrorCode, type ErrorBody } from '../errors/api-error';
 
-/** Codes and fixed messages for HttpExceptions that Nest itself raises. */
+/** Codes and fixed messages for HttpExceptions raised outside our code (Nest, Express, guards). */
 const FRAMEWORK_ERRORS: Record<number, { code: ApiErrorCode; message: string }> = {
   400: { code: 'validation_failed', message: 'Request validation failed' },
+  401: { code: 'unauthorized', message: 'A valid API key is required (Authorization: Bearer <key>)' },
+  403: { code: 'forbidden', message: 'The API key may not do this' },
   404: { code: 'not_found', message: 'No route matches this method and path' },
   405: { code: 'method_not_allowed', message: 'Method not allowed on this route' },
   413: { code: 'payload_too_large', message: 'Request body exceeds 1 MiB' },
   415: { code: 'unsupported_media_type', message: 'Request body must be application/json' },
+  429: { code: 'rate_limited', message: 'Too many requests; retry later' },
+  503: { code: 'service_unavailable', message: 'The service cannot answer right now; retry later' },
 };
+
+export const GENERIC_500 = { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'internal_error', message: 'Internal server error' } as const;
 
 /**
  * One error shape for every non-2xx response (SPEC §6). ApiErrors are sent as
- * built; other HttpExceptions get a fixed message by status (their own text
- * may echo framework internals); everything else is a generic 500 whose cause
- * goes to the operator log only.
+ * built, with their headers (Retry-After, Allow, WWW-Authenticate); other
+ * HttpExceptions get a fixed code and message by status (their own text may
+ * echo framework internals); a source that cannot answer now is a 503
+ * `store_unavailable`; everything else is a generic 500 whose cause goes to
+ * the operator log only.
  */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
@@ -24,36 +32,39 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
-    const body = this.toBody(exception);
+    const { body, headers } = this.toResponse(exception);
     if (response.headersSent) {
       // A streaming response already started: the only safe thing is to end it.
       response.end();
       return;
     }
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
     response.status(body.statusCode).json(body);
   }
 
-  toBody(exception: unknown): ErrorBody {
-    if (exception instanceof ApiError) return exception.body;
+  toResponse(exception: unknown): { body: ErrorBody; headers: Record<string, string> } {
+    if (exception instanceof ApiError) return { body: exception.body, headers: exception.headers };
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
-      const known = FRAMEWORK_ERRORS[status];
-      if (known) return { statusCode: status, error: known.code, message: known.message, diagnostics: [] };
-      if (status < 500) return { statusCode: status, error: 'validation_failed', message: 'Request was not accepted', diagnostics: [] };
+      const known = FRAMEWORK_ERRORS[status] ?? (status < 500 ? FRAMEWORK_ERRORS[400] : undefined);
+      if (known) return { body: { statusCode: status, error: known.code, message: known.message, diagnostics: [] }, headers: {} };
     }
     if (exception instanceof RuntimeSourceError) {
       // The cause may name paths or hosts: operator log only. The client gets the source's generic diagnostic.
       this.logger.error(`${exception.diagnostic.code}: ${describe(exception.cause)}`);
-      return { ...GENERIC_500, diagnostics: [{ ...exception.diagnostic }] };
+      if (exception.unavailable) {
+        return {
+          body: { statusCode: 503, error: 'store_unavailable', message: 'The store cannot answer right now; retry shortly', diagnostics: [{ ...exception.diagnostic }] },
+          headers: { 'Retry-After': '1' },
+        };
+      }
+      return { body: { ...GENERIC_500, diagnostics: [{ ...exception.diagnostic }] }, headers: {} };
     }
-    const detail = describe(exception);
-    // The app logger (RedactingLogger) strips secrets from this line.
-    this.logger.error(detail);
-    return { ...GENERIC_500, diagnostics: [] };
+    // The app logger redacts secrets from this line.
+    this.logger.error(describe(exception));
+    return { body: { ...GENERIC_500, diagnostics: [] }, headers: {} };
   }
 }
-
-const GENERIC_500 = { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'internal_error', message: 'Internal server error' } as const;
 
 function describe(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -1,95 +1,135 @@
 import type { Response } from 'express';
 
 export interface SseStreamOptions {
+  /** Interval of the named `heartbeat` event. */
   heartbeatMs: number;
-  /** Unread bytes allowed before the client is cut off with `stream.overflow`. */
+  /** Unread bytes past which the stream reports no room (the source then pauses it). */
   maxBufferedBytes: number;
-  /** The `data:` of the final `stream.overflow` event (already serialised by the caller's DTO rules). */
-  overflowData: unknown;
+  /** The heartbeat event, built by the caller (event DTOs live outside this concern). */
+  heartbeatFrame: () => string;
 }
 
-/** How long an overflowed client gets to read its final event before the socket is destroyed. */
-const OVERFLOW_GRACE_MS = 5000;
+/** How long a client that was cut off gets to read its final event before the socket is destroyed. */
+const FINAL_EVENT_GRACE_MS = 5000;
 
 /**
  * One Server-Sent Events response, written by hand so that headers go out
- * only after every check has passed (errors stay JSON), heartbeats are
- * comments, and a slow client costs at most `maxBufferedBytes`: past that it
- * gets a final `stream.overflow` event and is disconnected. Every timer and
- * subscription is released on 'close', however the connection ends
- * (client gone, overflow, app shutdown with forceCloseConnections).
+ * only after every check has passed (errors stay JSON). It knows nothing of
+ * events: it writes frames, reports whether the client has room for more,
+ * and tells when it has drained. A client whose unread bytes stay above a
+ * quarter of its allowance keeps a `laggingSince` time; the stream registry
+ * cuts off clients that lag too long or when the process-wide budget is
+ * spent. Every timer and clean-up runs on 'close', however the connection
+ * ends.
  */
 export class SseStream {
-  /** Open streams in this process (tests check it returns to zero). */
-  static active = 0;
-
   private opened = false;
-  private closed = false;
+  private ended = false;
+  private released = false;
   private heartbeat?: NodeJS.Timeout;
   private graceTimer?: NodeJS.Timeout;
   private readonly cleanups: Array<() => void> = [];
+  private drainWaiters: Array<() => void> = [];
+  private drainPoll?: NodeJS.Timeout;
+  /** Since when the client has left more than a quarter of its allowance unread (undefined: it keeps up). */
+  laggingSince: number | undefined;
 
   constructor(
-    private readonly res: Response,
+    readonly res: Response,
     private readonly options: SseStreamOptions,
   ) {
     // From the start, not from open(): a client may leave while the stream is still being set up.
-    res.on('close', () => this.dispose());
+    res.on('close', () => this.release());
+    res.on('drain', () => this.checkRoom());
   }
 
-  /** Sends the headers; called by the first write, or explicitly once the stream is set up. */
+  get closed(): boolean {
+    return this.ended || this.released;
+  }
+
+  /** Bytes written but not yet taken by the client. */
+  get unreadBytes(): number {
+    return this.res.writableLength;
+  }
+
+  /** Sends the headers and the reconnect hint; called by the first write, or explicitly once set up. */
   open(): void {
     if (this.opened || this.closed) return;
-    if (this.res.destroyed) {
-      this.release();
-      return;
-    }
+    if (this.res.destroyed) return this.release();
     this.opened = true;
-    SseStream.active++;
     this.res.status(200);
     this.res.setHeader('content-type', 'text/event-stream; charset=utf-8');
     this.res.setHeader('cache-control', 'no-cache, no-transform');
-    this.res.setHeader('connection', 'keep-alive');
     this.res.setHeader('x-accel-buffering', 'no');
     this.res.flushHeaders();
     this.res.write('retry: 2000\n\n');
-    this.heartbeat = setInterval(() => this.comment('heartbeat'), this.options.heartbeatMs);
+    this.heartbeat = setInterval(() => this.write(this.options.heartbeatFrame()), this.options.heartbeatMs);
+  }
+
+  /** Writes one frame; returns whether the client still has room. Frames after the end are dropped. */
+  write(frame: string | Buffer): boolean {
+    this.open();
+    if (this.closed) return false;
+    this.res.write(frame);
+    const unread = this.res.writableLength;
+    if (unread > this.options.maxBufferedBytes / 4) this.laggingSince ??= Date.now();
+    return unread <= this.options.maxBufferedBytes;
+  }
+
+  /** Resolves once the client has read most of what it was sent (or the stream closed). */
+  ready(): Promise<void> {
+    if (this.closed || this.hasRoom()) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.drainWaiters.push(resolve);
+      // 'drain' only fires when a write found the socket buffer full; below that, look.
+      this.drainPoll ??= setInterval(() => this.checkRoom(), 25);
+    });
+  }
+
+  private hasRoom(): boolean {
+    return this.res.writableLength <= this.options.maxBufferedBytes / 4;
+  }
+
+  private checkRoom(): void {
+    if (!this.hasRoom()) return;
+    this.laggingSince = undefined;
+    this.wakeWaiters();
   }
 
   /** Registers clean-up to run when the connection closes (unsubscribe, …). */
   onClose(cleanup: () => void): void {
-    if (this.closed) cleanup();
+    if (this.released) cleanup();
     else this.cleanups.push(cleanup);
   }
 
-  send(event: string, data: unknown, id?: string): void {
-    this.open();
+  /**
+   * Ends the stream after one last frame. The client gets a few seconds to
+   * read it; a client that never reads again loses its socket then.
+   */
+  end(finalFrame?: string | Buffer): void {
     if (this.closed) return;
-    if (this.res.writableLength > this.options.maxBufferedBytes) {
-      this.overflow();
-      return;
-    }
-    this.res.write(frame(event, data, id));
-  }
-
-  comment(text: string): void {
-    if (!this.opened || this.closed) return;
-    this.res.write(`: ${text}\n\n`);
-  }
-
-  private overflow(): void {
-    this.res.end(frame('stream.overflow', this.options.overflowData));
-    this.release();
-    // The client may never read again: do not keep its socket (and buffer) forever.
-    this.graceTimer = setTimeout(() => this.res.destroy(), OVERFLOW_GRACE_MS);
+    if (!this.opened) this.open();
+    this.ended = true;
+    clearInterval(this.heartbeat);
+    if (finalFrame !== undefined) this.res.end(finalFrame);
+    else this.res.end();
+    this.graceTimer = setTimeout(() => this.res.destroy(), FINAL_EVENT_GRACE_MS);
     this.graceTimer.unref();
+    this.wakeWaiters();
+  }
+
+  private wakeWaiters(): void {
+    clearInterval(this.drainPoll);
+    this.drainPoll = undefined;
+    for (const waiter of this.drainWaiters.splice(0)) waiter();
   }
 
   private release(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.opened) SseStream.active--;
+    if (this.released) return;
+    this.released = true;
     clearInterval(this.heartbeat);
+    clearTimeout(this.graceTimer);
+    this.wakeWaiters();
     for (const cleanup of this.cleanups.splice(0)) {
       try {
         cleanup();
@@ -98,14 +138,4 @@ export class SseStream {
       }
     }
   }
-
-  private dispose(): void {
-    clearTimeout(this.graceTimer);
-    this.release();
-  }
-}
-
-/** One SSE event; JSON.stringify never emits a raw newline, so `data:` is one line. */
-function frame(event: string, data: unknown, id?: string): string {
-  return `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }

@@ -1,5 +1,5 @@
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
-import { ApiError, type ValidationDetail } from '../errors/api-error';
+import { ApiError, type ApiErrorCode, type ValidationDetail } from '../errors/api-error';
 
 /** At most this many validation details are returned (hostile bodies can produce thousands). */
 const MAX_DETAILS = 32;
@@ -25,13 +25,20 @@ function flatten(errors: readonly ValidationError[], parent: string, out: Leaf[]
   }
 }
 
+const SPECIFIC_MESSAGES: Record<string, string> = {
+  limit_too_large: 'limit exceeds the maximum for this route',
+  invalid_cursor: 'cursor is not a cursor this list issued',
+};
+
 /** Builds the API error for a failed validation; exported for unit tests. */
 export function validationErrorToApiError(errors: ValidationError[]): ApiError {
   const leaves: Leaf[] = [];
   flatten(errors, '', leaves);
   const details: ValidationDetail[] = leaves.map(({ path, message }) => ({ path, message }));
-  if (leaves.length > 0 && leaves.every((l) => l.code === 'limit_too_large')) {
-    return new ApiError(400, 'limit_too_large', 'limit exceeds the maximum for this route', { details });
+  const code = leaves[0]?.code;
+  if (code !== undefined && leaves.every((l) => l.code === code)) {
+    // Every failure carries the same specific code (limit_too_large, invalid_cursor): use it.
+    return new ApiError(400, code as ApiErrorCode, SPECIFIC_MESSAGES[code] ?? 'Request validation failed', { details });
   }
   return ApiError.validationFailed(details);
 }

@@ -1,8 +1,6 @@
 import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
-import type { Response } from 'express';
 import { map, type Observable } from 'rxjs';
 import { serializeResponse } from './serialize-response';
-import { SerializedJson } from './serialized-json';
 
 /**
  * The global fail-closed net behind the explicit mappers: every handler result
@@ -13,17 +11,7 @@ import { SerializedJson } from './serialized-json';
  */
 @Injectable()
 export class AllowListSerializerInterceptor implements NestInterceptor {
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    return next.handle().pipe(
-      map((body) => {
-        if (body === undefined) return body;
-        if (body instanceof SerializedJson) {
-          // Serialised by serializeResponse already. With the ETag set, Express skips hashing the body again.
-          context.switchToHttp().getResponse<Response>().setHeader('ETag', body.etag);
-          return body.text;
-        }
-        return serializeResponse(body);
-      }),
-    );
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(map((body) => (body === undefined ? body : serializeResponse(body))));
   }
 }

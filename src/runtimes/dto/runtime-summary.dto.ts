@@ -1,32 +1,34 @@
 import { ApiField } from '../../common/dto/api-field.decorator';
 import { DiagnosticDto, toDiagnosticDtos } from '../../common/dto/diagnostic.dto';
 import { ListEnvelopeDto } from '../../common/dto/list-envelope.dto';
-import type { RuntimeCapabilities, RuntimeSummary } from '../runtime-source';
+import type { RuntimeCapabilities, RuntimeRecord } from '../runtime-source';
 
-export class RuntimeCapabilitiesDto implements RuntimeCapabilities {
+export class RuntimeCapabilitiesDto {
   @ApiField() can_list_hosts: boolean;
   @ApiField() can_list_workers: boolean;
   @ApiField() can_get_worker: boolean;
   @ApiField() can_spawn_worker: boolean;
   @ApiField() can_stop_worker: boolean;
+  @ApiField() can_delete_worker: boolean;
   @ApiField() can_accept_input: boolean;
   @ApiField() can_stream_events: boolean;
   @ApiField() can_read_bounded_transcript: boolean;
+  @ApiField({ description: 'A model provider is configured: user inputs start runs' }) can_execute: boolean;
   @ApiField() has_workspace_fs: boolean;
   @ApiField() has_shell: boolean;
   @ApiField() has_git: boolean;
   @ApiField() supports_worktrees: boolean;
   @ApiField() supports_backend_internal_tools: boolean;
-  @ApiField({ enum: ['available', 'unavailable', 'not_applicable'] }) local_pod_inspection: RuntimeCapabilities['local_pod_inspection'];
-  @ApiField({ enum: ['backend_internal', 'current_workspace'] }) workspace_scope: RuntimeCapabilities['workspace_scope'];
+  @ApiField({ enum: ['available', 'unavailable', 'not_applicable'] }) local_pod_inspection: RuntimeCapabilities['localPodInspection'];
+  @ApiField({ enum: ['backend_internal', 'current_workspace'] }) workspace_scope: RuntimeCapabilities['workspaceScope'];
   @ApiField({ type: 'integer', minimum: 0 }) max_workers: number;
   @ApiField({ example: 'linux' }) os: string;
   @ApiField({ example: 'x64' }) arch: string;
 }
 
 export class RuntimeSourceInfoDto {
-  @ApiField({ enum: ['embedded_worker_runtime', 'local_compatibility'] }) kind: RuntimeSummary['source']['kind'];
-  @ApiField({ enum: ['active', 'reserved'] }) status: RuntimeSummary['source']['status'];
+  @ApiField({ enum: ['embedded_worker_runtime', 'local_compatibility'] }) kind: RuntimeRecord['source']['kind'];
+  @ApiField({ enum: ['active', 'reserved'] }) status: RuntimeRecord['source']['status'];
   @ApiField({ enum: ['runtime_registry_projection'] }) identity_authority: 'runtime_registry_projection';
   @ApiField() note: string;
 }
@@ -34,8 +36,8 @@ export class RuntimeSourceInfoDto {
 export class RuntimeSummaryDto {
   @ApiField({ example: 'embedded-worker-runtime' }) runtime_id: string;
   @ApiField() label: string;
-  @ApiField({ enum: ['embedded_worker_runtime', 'local_pod'] }) kind: RuntimeSummary['kind'];
-  @ApiField({ enum: ['running', 'available', 'degraded'] }) status: RuntimeSummary['status'];
+  @ApiField({ enum: ['embedded_worker_runtime', 'local_pod'] }) kind: RuntimeRecord['kind'];
+  @ApiField({ enum: ['running', 'available', 'degraded'] }) status: RuntimeRecord['status'];
   @ApiField({ nested: RuntimeSourceInfoDto }) source: RuntimeSourceInfoDto;
   @ApiField({ type: [String] }) host_ids: string[];
   @ApiField({ nested: RuntimeCapabilitiesDto }) capabilities: RuntimeCapabilitiesDto;
@@ -45,41 +47,43 @@ export class RuntimeSummaryDto {
 export const RuntimeListDto = ListEnvelopeDto(RuntimeSummaryDto, 'RuntimeListDto');
 
 export function toRuntimeCapabilitiesDto(c: RuntimeCapabilities): RuntimeCapabilitiesDto {
-  const dto = new RuntimeCapabilitiesDto();
-  dto.can_list_hosts = c.can_list_hosts;
-  dto.can_list_workers = c.can_list_workers;
-  dto.can_get_worker = c.can_get_worker;
-  dto.can_spawn_worker = c.can_spawn_worker;
-  dto.can_stop_worker = c.can_stop_worker;
-  dto.can_accept_input = c.can_accept_input;
-  dto.can_stream_events = c.can_stream_events;
-  dto.can_read_bounded_transcript = c.can_read_bounded_transcript;
-  dto.has_workspace_fs = c.has_workspace_fs;
-  dto.has_shell = c.has_shell;
-  dto.has_git = c.has_git;
-  dto.supports_worktrees = c.supports_worktrees;
-  dto.supports_backend_internal_tools = c.supports_backend_internal_tools;
-  dto.local_pod_inspection = c.local_pod_inspection;
-  dto.workspace_scope = c.workspace_scope;
-  dto.max_workers = c.max_workers;
-  dto.os = c.os;
-  dto.arch = c.arch;
-  return dto;
+  return Object.assign(new RuntimeCapabilitiesDto(), {
+    can_list_hosts: c.canListHosts,
+    can_list_workers: c.canListWorkers,
+    can_get_worker: c.canGetWorker,
+    can_spawn_worker: c.canSpawnWorker,
+    can_stop_worker: c.canStopWorker,
+    can_delete_worker: c.canDeleteWorker,
+    can_accept_input: c.canAcceptInput,
+    can_stream_events: c.canStreamEvents,
+    can_read_bounded_transcript: c.canReadBoundedTranscript,
+    can_execute: c.canExecute,
+    has_workspace_fs: c.hasWorkspaceFs,
+    has_shell: c.hasShell,
+    has_git: c.hasGit,
+    supports_worktrees: c.supportsWorktrees,
+    supports_backend_internal_tools: c.supportsBackendInternalTools,
+    local_pod_inspection: c.localPodInspection,
+    workspace_scope: c.workspaceScope,
+    max_workers: c.maxWorkers,
+    os: c.os,
+    arch: c.arch,
+  });
 }
 
-export function toRuntimeSummaryDto(r: RuntimeSummary): RuntimeSummaryDto {
+export function toRuntimeSummaryDto(r: RuntimeRecord): RuntimeSummaryDto {
   const dto = new RuntimeSummaryDto();
-  dto.runtime_id = r.runtime_id;
+  dto.runtime_id = r.runtimeId;
   dto.label = r.label;
   dto.kind = r.kind;
   dto.status = r.status;
-  const source = new RuntimeSourceInfoDto();
-  source.kind = r.source.kind;
-  source.status = r.source.status;
-  source.identity_authority = r.source.identity_authority;
-  source.note = r.source.note;
-  dto.source = source;
-  dto.host_ids = [...r.host_ids];
+  dto.source = Object.assign(new RuntimeSourceInfoDto(), {
+    kind: r.source.kind,
+    status: r.source.status,
+    identity_authority: 'runtime_registry_projection' as const,
+    note: r.source.note,
+  });
+  dto.host_ids = [...r.hostIds];
   dto.capabilities = toRuntimeCapabilitiesDto(r.capabilities);
   dto.diagnostics = toDiagnosticDtos(r.diagnostics);
   return dto;

@@ -4,7 +4,7 @@ import { ApiField } from '../../common/dto/api-field.decorator';
 import { DiscriminatedBy } from '../../common/dto/discriminated.decorator';
 import { DiagnosticDto, toDiagnosticDtos } from '../../common/dto/diagnostic.dto';
 import { IDENTIFIER_PATTERN } from '../../config/app-config';
-import { TICKET_ROLES, type SpawnOutcome, type SpawnRequest, type TicketRole } from '../../runtimes/runtime-source';
+import { TICKET_ROLES, type SpawnOutcome, type SpawnRequest, type TicketRole, type WorkerRecord } from '../../runtimes/runtime-source';
 import { IsStorableText } from './send-input.dto';
 import { toWorkerSummaryDto, WorkerSummaryDto } from './worker-summary.dto';
 
@@ -132,7 +132,7 @@ export function toSpawnRequest(dto: CreateWorkerDto): SpawnRequest {
   return {
     intent:
       intent.kind === 'ticket_role' ? { kind: 'ticket_role', ticket_id: intent.ticket_id, role: intent.role } : { kind: intent.kind },
-    ...(dto.requested_worker_name !== undefined ? { requested_worker_name: dto.requested_worker_name } : {}),
+    ...(dto.requested_worker_name !== undefined ? { requestedWorkerName: dto.requested_worker_name } : {}),
     acceptance:
       dto.acceptance.kind === 'run_accepted'
         ? { kind: 'run_accepted', expected_segments: dto.acceptance.expected_segments ?? 0 }
@@ -146,17 +146,17 @@ export class AcceptanceEvidenceDto {
 }
 
 export class SpawnResultDto {
-  @ApiField({ enum: ['accepted', 'unsupported', 'rejected'] }) state: SpawnOutcome['state'];
-  @ApiField({ nested: WorkerSummaryDto, required: false }) worker?: WorkerSummaryDto;
+  @ApiField({ enum: ['accepted'], description: 'A 201 is always `accepted`; a refusal is a 422 `rejected` error with the diagnostics' }) state: 'accepted';
+  @ApiField({ nested: WorkerSummaryDto }) worker: WorkerSummaryDto;
   @ApiField({ nested: AcceptanceEvidenceDto, isArray: true }) acceptance_evidence: AcceptanceEvidenceDto[];
   @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
 }
 
-export function toSpawnResultDto(outcome: SpawnOutcome): SpawnResultDto {
+export function toSpawnResultDto(outcome: SpawnOutcome & { worker: WorkerRecord }): SpawnResultDto {
   const dto = new SpawnResultDto();
-  dto.state = outcome.state;
-  if (outcome.worker) dto.worker = toWorkerSummaryDto(outcome.worker);
-  dto.acceptance_evidence = outcome.acceptance_evidence.map((e) => {
+  dto.state = 'accepted';
+  dto.worker = toWorkerSummaryDto(outcome.worker);
+  dto.acceptance_evidence = outcome.acceptanceEvidence.map((e) => {
     const ev = new AcceptanceEvidenceDto();
     ev.kind = e.kind;
     ev.detail = e.detail;

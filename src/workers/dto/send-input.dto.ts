@@ -2,7 +2,10 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsString, ValidateBy, ValidateIf } from 'class-validator';
 import { ApiField } from '../../common/dto/api-field.decorator';
 import { DiagnosticDto, toDiagnosticDtos } from '../../common/dto/diagnostic.dto';
-import type { InputOutcome, InputRequest } from '../../runtimes/runtime-source';
+import type { InputOutcome, InputRequest, OnBusy } from '../../runtimes/runtime-source';
+import { RunSummaryDto, toRunSummaryDto } from './run-summary.dto';
+
+const ON_BUSY = ['enqueue', 'reject', 'interrupt'] as const;
 import { MAX_INPUT_CONTENT_LENGTH } from '../../runtimes/runtimes.constants';
 
 /**
@@ -35,12 +38,27 @@ function IsBoundedText(max: number): PropertyDecorator {
 }
 
 export class SendInputDto {
-  @ApiPropertyOptional({ enum: ['user', 'system'], default: 'user' })
+  @ApiPropertyOptional({ enum: ['user', 'system'], default: 'user', description: '`system` inputs are context only: they start no run' })
   @ValidateIf((o: SendInputDto) => o.kind !== undefined)
   @IsIn(['user', 'system'])
   kind?: 'user' | 'system';
 
-  @ApiProperty({ minLength: 1, maxLength: MAX_INPUT_CONTENT_LENGTH, description: 'Not only whitespace; length in UTF-16 units; well-formed Unicode without U+0000' })
+  @ApiPropertyOptional({
+    enum: ON_BUSY,
+    default: 'enqueue',
+    description:
+      'When the worker is busy: `enqueue` behind its runs; `reject` with 409 worker_busy (nothing recorded); `interrupt`: cancel the running run and run this one next',
+  })
+  @ValidateIf((o: SendInputDto) => o.on_busy !== undefined)
+  @IsIn(ON_BUSY)
+  on_busy?: OnBusy;
+
+  @ApiProperty({
+    minLength: 1,
+    maxLength: MAX_INPUT_CONTENT_LENGTH,
+    example: 'Review the diff please',
+    description: 'Not only whitespace; length in UTF-16 units; well-formed Unicode without U+0000',
+  })
   @IsString()
   @IsBoundedText(MAX_INPUT_CONTENT_LENGTH)
   @IsStorableText()
@@ -48,25 +66,28 @@ export class SendInputDto {
 }
 
 export function toInputRequest(dto: SendInputDto): InputRequest {
-  return { kind: dto.kind ?? 'user', content: dto.content };
+  return { kind: dto.kind ?? 'user', content: dto.content, onBusy: dto.on_busy ?? 'enqueue' };
 }
 
 export class InputResultDto {
   @ApiField({ enum: ['accepted'] }) state: 'accepted';
   @ApiField() runtime_id: string;
   @ApiField() worker_id: string;
-  @ApiField({ type: 'integer', minimum: 0, required: false, description: "The input's index in the transcript" }) transcript_sequence?: number;
-  @ApiField({ required: false, example: 'evt-1' }) event_id?: string;
+  @ApiField({ type: 'integer', minimum: 0, description: "The input's index in the transcript" }) transcript_sequence: number;
+  @ApiField({ example: 'evt-1', description: 'The `worker.input_accepted` event of this input' }) event_id: string;
+  @ApiField({ nested: RunSummaryDto, nullable: true, description: 'The run this input started; null for system inputs and when no model provider is configured' })
+  run: RunSummaryDto | null;
   @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
 }
 
 export function toInputResultDto(outcome: InputOutcome): InputResultDto {
   const dto = new InputResultDto();
   dto.state = outcome.state;
-  dto.runtime_id = outcome.runtime_id;
-  dto.worker_id = outcome.worker_id;
-  dto.transcript_sequence = outcome.transcript_sequence;
-  dto.event_id = outcome.event_id;
+  dto.runtime_id = outcome.runtimeId;
+  dto.worker_id = outcome.workerId;
+  dto.transcript_sequence = outcome.transcriptSequence;
+  dto.event_id = outcome.eventId;
+  dto.run = outcome.run && toRunSummaryDto(outcome.run);
   dto.diagnostics = toDiagnosticDtos(outcome.diagnostics);
   return dto;
 }

@@ -8,7 +8,7 @@ import type { TranscriptItem, TranscriptPage } from '../../runtimes/runtime-sour
 import { DEFAULT_TRANSCRIPT_LIMIT, MAX_TRANSCRIPT_LIMIT } from '../../runtimes/runtimes.constants';
 
 export class TranscriptQueryDto {
-  @ApiPropertyOptional({ type: 'integer', minimum: 0, default: 0, description: 'First sequence to return; past the end gives no items' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, default: 0, example: 0, description: 'First sequence to return; past the end gives no items' })
   @ValidateIf((o: TranscriptQueryDto) => o.start !== undefined)
   @Transform(digitsToInteger)
   @IsInt({ message: 'start must be a whole number' })
@@ -16,7 +16,7 @@ export class TranscriptQueryDto {
   @Max(Number.MAX_SAFE_INTEGER)
   start?: number;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_TRANSCRIPT_LIMIT, default: DEFAULT_TRANSCRIPT_LIMIT })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_TRANSCRIPT_LIMIT, default: DEFAULT_TRANSCRIPT_LIMIT, example: DEFAULT_TRANSCRIPT_LIMIT })
   @ValidateIf((o: TranscriptQueryDto) => o.limit !== undefined)
   @Transform(digitsToInteger)
   @IsInt({ message: 'limit must be a whole number' })
@@ -27,9 +27,11 @@ export class TranscriptQueryDto {
 
 export class TranscriptItemDto {
   @ApiField({ type: 'integer', minimum: 0 }) sequence: number;
-  @ApiField({ enum: ['user', 'system'] }) role: 'user' | 'system';
+  @ApiField({ enum: ['user', 'system', 'assistant'] }) role: TranscriptItem['role'];
   @ApiField() content: string;
-  @ApiField({ example: 'evt-1' }) event_id: string;
+  @ApiField({ example: 'evt-1', description: 'The event that published the item' }) event_id: string;
+  @ApiField({ type: String, nullable: true, description: "The run that wrote an assistant item; null for inputs" }) run_id: string | null;
+  @ApiField({ description: 'The reply of a run that did not complete (cancelled, failed, interrupted): what it produced' }) truncated: boolean;
 }
 
 export class TranscriptPageDto {
@@ -47,23 +49,25 @@ export class TranscriptPageDto {
 export function toTranscriptPageDto(page: TranscriptPage): TranscriptPageDto {
   const dto = new TranscriptPageDto();
   dto.state = page.state;
-  dto.runtime_id = page.runtime_id;
-  dto.worker_id = page.worker_id;
+  dto.runtime_id = page.runtimeId;
+  dto.worker_id = page.workerId;
   dto.start = page.start;
   dto.limit = page.limit;
-  dto.total_items = page.total_items;
-  if (page.next_start !== undefined) dto.next_start = page.next_start;
+  dto.total_items = page.totalItems;
+  if (page.nextStart !== null) dto.next_start = page.nextStart;
   dto.items = page.items.map(toTranscriptItemDto);
   dto.diagnostics = toDiagnosticDtos(page.diagnostics);
   return dto;
 }
 
-/** One transcript item, as REST pages and `worker.input_accepted` events carry it. */
+/** One transcript item, as REST pages, `worker.input_accepted` and `message.completed` events carry it. */
 export function toTranscriptItemDto(i: TranscriptItem): TranscriptItemDto {
   const item = new TranscriptItemDto();
   item.sequence = i.sequence;
   item.role = i.role;
   item.content = i.content;
-  item.event_id = i.event_id;
+  item.event_id = i.eventId;
+  item.run_id = i.runId;
+  item.truncated = i.truncated;
   return item;
 }

@@ -1,24 +1,27 @@
 import { ApiField } from '../../common/dto/api-field.decorator';
 import { DiagnosticDto, toDiagnosticDtos } from '../../common/dto/diagnostic.dto';
-import { ListEnvelopeDto } from '../../common/dto/list-envelope.dto';
-import type { WorkerCapabilities, WorkerSummary } from '../../runtimes/runtime-source';
+import { ListEnvelopeDto, toRfc3339 } from '../../common/dto/list-envelope.dto';
+import type { WorkerActivity, WorkerRecord } from '../../runtimes/runtime-source';
 
 export class WorkerWorkspaceDto {
-  @ApiField({ enum: ['backend_internal', 'current_workspace'] }) visibility: WorkerSummary['workspace']['visibility'];
-  @ApiField({ enum: ['runtime_registry_worker', 'runtime_workspace'] }) identity: WorkerSummary['workspace']['identity'];
+  @ApiField({ enum: ['backend_internal', 'current_workspace'] }) visibility: WorkerRecord['workspace']['visibility'];
+  @ApiField({ enum: ['runtime_registry_worker', 'runtime_workspace'] }) identity: WorkerRecord['workspace']['identity'];
 }
 
 export class WorkerImplementationDto {
-  @ApiField({ enum: ['embedded_worker_runtime', 'local_pod'] }) kind: WorkerSummary['implementation']['kind'];
+  @ApiField({ enum: ['embedded_worker_runtime', 'local_pod'] }) kind: WorkerRecord['implementation']['kind'];
   @ApiField() display_hint: string;
 }
 
-export class WorkerCapabilitiesDto implements WorkerCapabilities {
+export class WorkerCapabilitiesDto {
   @ApiField() can_accept_input: boolean;
   @ApiField() can_stream_events: boolean;
   @ApiField() can_stop: boolean;
   @ApiField() can_spawn_followup: boolean;
   @ApiField() can_read_bounded_transcript: boolean;
+  @ApiField() can_execute: boolean;
+  @ApiField() can_cancel_run: boolean;
+  @ApiField() can_delete: boolean;
 }
 
 export class WorkerSummaryDto {
@@ -29,9 +32,16 @@ export class WorkerSummaryDto {
   @ApiField({ type: String, nullable: true, example: 'coder' }) role: string | null;
   @ApiField({ type: String, nullable: true, example: 'builtin:coder' }) profile: string | null;
   @ApiField({ nested: WorkerWorkspaceDto }) workspace: WorkerWorkspaceDto;
-  @ApiField({ example: 'running', description: 'embedded: running|stopped|cancelled; local: active|metadata_only' }) state: string;
+  @ApiField({ example: 'running', description: 'embedded: running|stopped; local: active|metadata_only' }) state: string;
   @ApiField({ example: 'running', description: 'embedded: same as state; local: active:segment|active:pending_segment|metadata_only' }) status: string;
+  @ApiField({ type: String, format: 'date-time', nullable: true, description: 'null for local workers' }) created_at: string | null;
   @ApiField({ type: String, format: 'date-time', nullable: true }) last_seen_at: string | null;
+  @ApiField({
+    enum: ['idle', 'busy', 'stopped', 'unavailable', 'not_applicable'],
+    description: 'busy: a run is running or queued; unavailable: no model provider is configured; stopped wins over unavailable; not_applicable: local workers',
+  })
+  activity: WorkerActivity;
+  @ApiField({ type: String, nullable: true, description: 'The running run, if any' }) current_run_id: string | null;
   @ApiField({ nested: WorkerImplementationDto }) implementation: WorkerImplementationDto;
   @ApiField({ nested: WorkerCapabilitiesDto }) capabilities: WorkerCapabilitiesDto;
   @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
@@ -39,32 +49,33 @@ export class WorkerSummaryDto {
 
 export const WorkerListDto = ListEnvelopeDto(WorkerSummaryDto, 'WorkerListDto');
 
-export function toWorkerSummaryDto(w: WorkerSummary): WorkerSummaryDto {
+export function toWorkerSummaryDto(w: WorkerRecord): WorkerSummaryDto {
   const dto = new WorkerSummaryDto();
-  dto.runtime_id = w.runtime_id;
-  dto.worker_id = w.worker_id;
-  dto.host_id = w.host_id;
+  dto.runtime_id = w.runtimeId;
+  dto.worker_id = w.workerId;
+  dto.host_id = w.hostId;
   dto.label = w.label;
   dto.role = w.role;
   dto.profile = w.profile;
-  const workspace = new WorkerWorkspaceDto();
-  workspace.visibility = w.workspace.visibility;
-  workspace.identity = w.workspace.identity;
-  dto.workspace = workspace;
+  dto.workspace = Object.assign(new WorkerWorkspaceDto(), { visibility: w.workspace.visibility, identity: w.workspace.identity });
   dto.state = w.state;
   dto.status = w.status;
-  dto.last_seen_at = w.last_seen_at;
-  const implementation = new WorkerImplementationDto();
-  implementation.kind = w.implementation.kind;
-  implementation.display_hint = w.implementation.display_hint;
-  dto.implementation = implementation;
-  const caps = new WorkerCapabilitiesDto();
-  caps.can_accept_input = w.capabilities.can_accept_input;
-  caps.can_stream_events = w.capabilities.can_stream_events;
-  caps.can_stop = w.capabilities.can_stop;
-  caps.can_spawn_followup = w.capabilities.can_spawn_followup;
-  caps.can_read_bounded_transcript = w.capabilities.can_read_bounded_transcript;
-  dto.capabilities = caps;
+  dto.created_at = toRfc3339(w.createdAt);
+  dto.last_seen_at = toRfc3339(w.lastSeenAt);
+  dto.activity = w.activity;
+  dto.current_run_id = w.currentRunId;
+  dto.implementation = Object.assign(new WorkerImplementationDto(), { kind: w.implementation.kind, display_hint: w.implementation.displayHint });
+  const c = w.capabilities;
+  dto.capabilities = Object.assign(new WorkerCapabilitiesDto(), {
+    can_accept_input: c.canAcceptInput,
+    can_stream_events: c.canStreamEvents,
+    can_stop: c.canStop,
+    can_spawn_followup: c.canSpawnFollowup,
+    can_read_bounded_transcript: c.canReadBoundedTranscript,
+    can_execute: c.canExecute,
+    can_cancel_run: c.canCancelRun,
+    can_delete: c.canDelete,
+  });
   dto.diagnostics = toDiagnosticDtos(w.diagnostics);
   return dto;
 }

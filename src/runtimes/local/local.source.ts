@@ -1,19 +1,11 @@
 import { arch, platform } from 'node:os';
 import { diagnostic, type Diagnostic } from '../../common/dto/diagnostic.dto';
 import { derivePublicId, toDisplayLabel } from '../../common/ids/public-id';
-import type {
-  HostSummary,
-  Listing,
-  RuntimeCapabilities,
-  RuntimeSource,
-  RuntimeSummary,
-  WorkerCapabilities,
-  WorkerSummary,
-} from '../runtime-source';
+import type { HostRecord, Page, PageRequest, RuntimeCapabilities, RuntimeRecord, RuntimeSource, WorkerCapabilities, WorkerRecord } from '../runtime-source';
 import { LOCAL_RUNTIME_ID } from '../runtimes.constants';
 import { type LocalWorkerRecord, MAX_SCANNED_ENTRIES, MetadataScanner } from './metadata-scanner';
 
-export interface LocalRuntimeSourceOptions {
+export interface LocalSourceOptions {
   workspaceId: string;
   /** Internal: compared with each record's workspace_root, never projected. */
   workspaceRoot: string;
@@ -25,11 +17,14 @@ const WORKER_PREFIX = 'local-worker';
 
 /** The source is read-only: no worker operation works through it. */
 const WORKER_CAPABILITIES: WorkerCapabilities = Object.freeze({
-  can_accept_input: false,
-  can_stream_events: false,
-  can_stop: false,
-  can_spawn_followup: false,
-  can_read_bounded_transcript: false,
+  canAcceptInput: false,
+  canStreamEvents: false,
+  canStop: false,
+  canSpawnFollowup: false,
+  canReadBoundedTranscript: false,
+  canExecute: false,
+  canCancelRun: false,
+  canDelete: false,
 });
 
 /**
@@ -38,32 +33,34 @@ const WORKER_CAPABILITIES: WorkerCapabilities = Object.freeze({
  * spawn, input or transcript operation, so the registry answers those with
  * `501 capability_unsupported`.
  */
-export class LocalRuntimeSource implements RuntimeSource {
+export class LocalSource implements RuntimeSource {
   readonly runtimeId = LOCAL_RUNTIME_ID;
   readonly hostId: string;
   private readonly scanner: MetadataScanner;
   private readonly caps: RuntimeCapabilities;
 
-  constructor(options: LocalRuntimeSourceOptions) {
+  constructor(options: LocalSourceOptions) {
     this.hostId = derivePublicId('local', options.workspaceId);
     this.scanner = new MetadataScanner(options.dataDir, options.workspaceRoot);
     this.caps = Object.freeze({
-      can_list_hosts: true,
-      can_list_workers: true,
-      can_get_worker: true,
-      can_spawn_worker: false,
-      can_stop_worker: false,
-      can_accept_input: false,
-      can_stream_events: false,
-      can_read_bounded_transcript: false,
-      has_workspace_fs: false,
-      has_shell: false,
-      has_git: false,
-      supports_worktrees: false,
-      supports_backend_internal_tools: false,
-      local_pod_inspection: 'available',
-      workspace_scope: 'current_workspace',
-      max_workers: MAX_SCANNED_ENTRIES,
+      canListHosts: true,
+      canListWorkers: true,
+      canGetWorker: true,
+      canSpawnWorker: false,
+      canStopWorker: false,
+      canDeleteWorker: false,
+      canAcceptInput: false,
+      canStreamEvents: false,
+      canReadBoundedTranscript: false,
+      canExecute: false,
+      hasWorkspaceFs: false,
+      hasShell: false,
+      hasGit: false,
+      supportsWorktrees: false,
+      supportsBackendInternalTools: false,
+      localPodInspection: 'available',
+      workspaceScope: 'current_workspace',
+      maxWorkers: MAX_SCANNED_ENTRIES,
       os: platform(),
       arch: arch(),
     });
@@ -73,72 +70,67 @@ export class LocalRuntimeSource implements RuntimeSource {
     return this.caps;
   }
 
-  async summary(): Promise<RuntimeSummary> {
+  async summary(): Promise<RuntimeRecord> {
     const present = await this.scanner.dataDirPresent();
     return {
-      runtime_id: this.runtimeId,
+      runtimeId: this.runtimeId,
       label: 'Local worker processes',
       kind: 'local_pod',
       status: present ? 'available' : 'degraded',
       source: {
         kind: 'local_compatibility',
         status: 'active',
-        identity_authority: 'runtime_registry_projection',
         note: 'Read-only view of worker processes on this machine, from the metadata records they leave on disk.',
       },
-      host_ids: [this.hostId],
-      capabilities: present ? this.caps : { ...this.caps, local_pod_inspection: 'unavailable' },
+      hostIds: [this.hostId],
+      capabilities: present ? this.caps : { ...this.caps, localPodInspection: 'unavailable' },
       diagnostics: present ? [] : [dataDirMissing()],
     };
   }
 
-  async listHosts(): Promise<Listing<HostSummary>> {
+  async listHosts(): Promise<{ items: HostRecord[]; diagnostics: [] }> {
     const scan = await this.scanner.scan();
     const lastSeen = scan.records.reduce((max, r) => Math.max(max, r.mtimeMs), -Infinity);
+    const host: HostRecord = {
+      runtimeId: this.runtimeId,
+      hostId: this.hostId,
+      label: 'Local worker host',
+      kind: 'local-worker-host',
+      status: scan.dataDirPresent ? 'available' : 'degraded',
+      observedAt: Date.now(),
+      lastSeenAt: Number.isFinite(lastSeen) ? lastSeen : null,
+      capabilities: scan.dataDirPresent ? this.caps : { ...this.caps, localPodInspection: 'unavailable' },
+      diagnostics: scan.diagnostics,
+    };
+    return { items: [host], diagnostics: [] };
+  }
+
+  async listWorkers(page: PageRequest & { hostId?: string }): Promise<Page<WorkerRecord>> {
+    if (page.hostId !== undefined && page.hostId !== this.hostId) return { items: [], diagnostics: [], next: null };
+    const scan = await this.scanner.scan();
+    // Records come in directory-name byte order; a position is the last name listed (hex).
+    const after = page.after === undefined ? undefined : Buffer.from(page.after, 'hex');
+    const remaining = after === undefined ? scan.records : scan.records.filter((r) => Buffer.compare(r.dirName, after) > 0);
+    const chosen = remaining.slice(0, page.limit);
     return {
-      items: [
-        {
-          runtime_id: this.runtimeId,
-          host_id: this.hostId,
-          label: 'Local worker host',
-          kind: 'local-worker-host',
-          status: scan.dataDirPresent ? 'available' : 'degraded',
-          observed_at: new Date().toISOString(),
-          last_seen_at: Number.isFinite(lastSeen) ? new Date(lastSeen).toISOString() : null,
-          capabilities: scan.dataDirPresent ? this.caps : { ...this.caps, local_pod_inspection: 'unavailable' },
-          diagnostics: scan.diagnostics,
-        },
-      ],
-      diagnostics: [],
+      items: chosen.map((r) => this.toWorkerRecord(r)),
+      diagnostics: [...scan.diagnostics],
+      next: remaining.length > chosen.length ? chosen[chosen.length - 1].dirName.toString('hex') : null,
     };
   }
 
-  async listWorkers(options: { limit: number; hostId?: string }): Promise<Listing<WorkerSummary>> {
-    if (options.hostId !== undefined && options.hostId !== this.hostId) return { items: [], diagnostics: [] };
-    const scan = await this.scanner.scan();
-    const diagnostics = [...scan.diagnostics];
-    if (scan.records.length > options.limit) {
-      diagnostics.push(diagnostic('list_truncated', 'info', `${this.runtimeId} has ${scan.records.length} workers; ${options.limit} are listed`));
-    }
-    return { items: scan.records.slice(0, options.limit).map((r) => this.toWorkerSummary(r)), diagnostics };
-  }
-
-  async listVersion(): Promise<string | undefined> {
-    return String(await this.scanner.version());
-  }
-
-  async getWorker(workerId: string): Promise<WorkerSummary | undefined> {
+  async getWorker(workerId: string): Promise<WorkerRecord | undefined> {
     // Ids of other shapes cannot be ours: answer without touching the disk.
     if (!workerId.startsWith(`${WORKER_PREFIX}-`)) return undefined;
     const scan = await this.scanner.scan();
     for (const record of scan.records) {
-      if (derivePublicId(WORKER_PREFIX, record.dirName) === workerId) return this.toWorkerSummary(record);
+      if (derivePublicId(WORKER_PREFIX, record.dirName) === workerId) return this.toWorkerRecord(record);
     }
     return undefined;
   }
 
   /** Allow-list projection of a record (SPEC §3, local column; §7 for state). */
-  private toWorkerSummary(record: LocalWorkerRecord): WorkerSummary {
+  private toWorkerRecord(record: LocalWorkerRecord): WorkerRecord {
     const diagnostics: Diagnostic[] = [];
     const dirLabel = toDisplayLabel(record.dirName.toString('utf8'), 'worker');
     let label = dirLabel;
@@ -158,17 +150,20 @@ export class LocalRuntimeSource implements RuntimeSource {
       diagnostics.push(fieldIgnored('active', 'the worker is shown as metadata_only'));
     }
     return {
-      runtime_id: this.runtimeId,
-      worker_id: derivePublicId(WORKER_PREFIX, record.dirName),
-      host_id: this.hostId,
+      runtimeId: this.runtimeId,
+      workerId: derivePublicId(WORKER_PREFIX, record.dirName),
+      hostId: this.hostId,
       label,
       role,
       profile,
       workspace: { visibility: 'current_workspace', identity: 'runtime_workspace' },
       state,
       status,
-      last_seen_at: new Date(record.mtimeMs).toISOString(),
-      implementation: { kind: 'local_pod', display_hint: dirLabel },
+      createdAt: null,
+      lastSeenAt: record.mtimeMs,
+      activity: 'not_applicable',
+      currentRunId: null,
+      implementation: { kind: 'local_pod', displayHint: dirLabel },
       capabilities: WORKER_CAPABILITIES,
       diagnostics,
     };

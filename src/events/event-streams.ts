@@ -1,0 +1,181 @@
+import { HttpStatus, Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { ApiError } from '../common/errors/api-error';
+import { SseStream } from '../common/http/sse-stream';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import type { EventSink, StreamResetReason, Subscription, WorkerEvent } from '../runtimes/runtime-source';
+import { toHeartbeatData, toStreamClosingData, toStreamOverflowData, toStreamResetData, toWorkerEventData } from './dto/worker-event.dto';
+
+/** Resume positions are opaque to this layer; only their form is checked (the source decides what they mean). */
+const POSITION_FORM = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/**
+ * The resume position: the Last-Event-ID header (what EventSource sends on
+ * reconnect) wins over `?after=`; anything but a short token is a 400.
+ */
+export function resumePosition(lastEventId: string | undefined, after: string | undefined): string | undefined {
+  const raw = lastEventId !== undefined && lastEventId !== '' ? lastEventId : after;
+  if (raw === undefined) return undefined;
+  if (!POSITION_FORM.test(raw)) {
+    throw new ApiError(HttpStatus.BAD_REQUEST, 'validation_failed', 'Last-Event-ID / after must be an event id such as evt-3', {
+      details: [{ path: lastEventId ? 'Last-Event-ID' : 'after', message: 'must be an id this stream sent' }],
+    });
+  }
+  return raw;
+}
+
+/** One SSE frame; JSON.stringify never emits a raw newline, so `data:` is one line. */
+function frame(event: string, data: unknown, id?: string): string {
+  return `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+interface OpenStream {
+  stream: SseStream;
+  scope: string;
+  keyId: string | undefined;
+}
+
+/**
+ * Every Server-Sent Events response of the process: it opens them (after
+ * every check, so errors stay JSON), bounds them, and ends them.
+ *
+ * - Caps: streams per scope (a worker) and in total; past them `429`/`503`
+ *   `too_many_streams` with Retry-After, before anything is written.
+ * - Each event is serialised once into a frame (a Buffer) and the same bytes
+ *   are written to every stream that gets it (frames are cached per event
+ *   object; feeds hand the same object to all their followers).
+ * - A client that leaves more than a quarter of its allowance unread for
+ *   longer than SSE_MAX_LAG_MS is cut off with `stream.overflow`, and so are
+ *   the most-behind clients while the process-wide unread total is over
+ *   SSE_TOTAL_BUFFER_BYTES. Both reconnect with Last-Event-ID and lose nothing.
+ * - A named `heartbeat` event every SSE_HEARTBEAT_MS, so an EventSource can
+ *   tell a dead stream; on shutdown (or when its key is revoked) every stream
+ *   gets a final `stream.closing` event and ends.
+ */
+@Injectable()
+export class EventStreams implements OnApplicationShutdown {
+  private readonly logger = new Logger(EventStreams.name);
+  private readonly open = new Set<OpenStream>();
+  private readonly perScope = new Map<string, number>();
+  private readonly frames = new WeakMap<WorkerEvent, Map<string, Buffer>>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly overflowFrame = frame('stream.overflow', toStreamOverflowData());
+  private closing = false;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.sweeper = setInterval(() => this.sweep(), 250);
+    this.sweeper.unref();
+  }
+
+  /** Streams open now (tests check it returns to zero). */
+  get count(): number {
+    return this.open.size;
+  }
+
+  /**
+   * Serves one stream: `subscribe` connects the sink to a source (and throws
+   * 4xx/5xx before anything is written). HEAD gets the headers and ends.
+   */
+  async serve(req: Request, res: Response, scope: string, subscribe: (sink: EventSink) => Promise<Subscription>): Promise<void> {
+    const limits = this.config.events;
+    if (this.closing) throw new ApiError(503, 'too_many_streams', 'The server is shutting down', { headers: { 'Retry-After': '1' } });
+    if (this.open.size >= limits.maxStreams) {
+      throw new ApiError(503, 'too_many_streams', 'The server holds its maximum of open event streams; retry later', { headers: { 'Retry-After': '5' } });
+    }
+    if ((this.perScope.get(scope) ?? 0) >= limits.maxStreamsPerWorker) {
+      throw new ApiError(429, 'too_many_streams', 'This worker has its maximum of open event streams; retry later', { headers: { 'Retry-After': '5' } });
+    }
+    const stream = new SseStream(res, { heartbeatMs: limits.heartbeatMs, maxBufferedBytes: limits.clientBufferBytes, heartbeatFrame: () => frame('heartbeat', toHeartbeatData()) });
+    const entry: OpenStream = { stream, scope, keyId: (req as Request & { auth?: { keyId?: string } }).auth?.keyId };
+    this.track(entry);
+    try {
+      const subscription = await subscribe(this.sinkFor(stream));
+      stream.onClose(() => subscription.close());
+    } catch (err) {
+      this.untrack(entry);
+      throw err;
+    }
+    stream.onClose(() => this.untrack(entry));
+    if (req.method === 'HEAD') {
+      stream.end();
+      return;
+    }
+    stream.open();
+  }
+
+  private sinkFor(stream: SseStream): EventSink {
+    return {
+      deliver: (event, position) => stream.write(this.frameOf(event, position)),
+      ready: () => stream.ready(),
+      reset: (reason: StreamResetReason) => void stream.write(frame('stream.reset', toStreamResetData(reason))),
+      end: () => stream.end(),
+      get closed() {
+        return stream.closed;
+      },
+    };
+  }
+
+  private frameOf(event: WorkerEvent, position: string): Buffer {
+    let byPosition = this.frames.get(event);
+    if (!byPosition) {
+      byPosition = new Map();
+      this.frames.set(event, byPosition);
+    }
+    let bytes = byPosition.get(position);
+    if (!bytes) {
+      bytes = Buffer.from(frame(event.kind, toWorkerEventData(event), position));
+      byPosition.set(position, bytes);
+    }
+    return bytes;
+  }
+
+  private track(entry: OpenStream): void {
+    this.open.add(entry);
+    this.perScope.set(entry.scope, (this.perScope.get(entry.scope) ?? 0) + 1);
+  }
+
+  private untrack(entry: OpenStream): void {
+    if (!this.open.delete(entry)) return;
+    const n = (this.perScope.get(entry.scope) ?? 1) - 1;
+    if (n > 0) this.perScope.set(entry.scope, n);
+    else this.perScope.delete(entry.scope);
+  }
+
+  /** Cuts off clients that lag too long, then the most-behind ones while the process is over its budget. */
+  private sweep(): void {
+    const now = Date.now();
+    const { maxLagMs, totalBufferBytes } = this.config.events;
+    let total = 0;
+    for (const { stream } of this.open) {
+      if (stream.closed) continue;
+      if (stream.laggingSince !== undefined && now - stream.laggingSince > maxLagMs) stream.end(this.overflowFrame);
+      else total += stream.unreadBytes;
+    }
+    if (total <= totalBufferBytes) return;
+    const byBacklog = [...this.open].filter((s) => !s.stream.closed).sort((a, b) => b.stream.unreadBytes - a.stream.unreadBytes);
+    for (const { stream } of byBacklog) {
+      if (total <= totalBufferBytes) break;
+      total -= stream.unreadBytes;
+      stream.end(this.overflowFrame);
+    }
+  }
+
+  /** Ends the streams opened with an API key that was just revoked. */
+  closeForKey(keyId: string): void {
+    const closing = frame('stream.closing', toStreamClosingData('key_revoked'));
+    for (const { stream, keyId: k } of this.open) if (k === keyId) stream.end(closing);
+  }
+
+  /** Every stream gets `stream.closing` and ends (SIGTERM); new ones are refused from now on. */
+  closeAll(): void {
+    this.closing = true;
+    const closing = frame('stream.closing', toStreamClosingData('shutdown'));
+    for (const { stream } of this.open) stream.end(closing);
+    if (this.open.size > 0) this.logger.log(`closed ${this.open.size} event stream(s) for shutdown`);
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.sweeper);
+    this.closeAll();
+  }
+}

@@ -1,0 +1,238 @@
+import { randomBytes } from 'node:crypto';
+import type { WorkerRuntime } from '../runtimes/embedded/worker-runtime';
+import type { StoredItem, StoredRun, StoredWorker, StoreNotice } from '../store/worker-store';
+import { DeltaCoalescer } from './delta-coalescer';
+import { callModel } from './model-call';
+import { type ChatMessage, type ModelProvider, ProviderError } from './model-provider';
+import { systemPromptFor } from './profiles';
+
+export interface RunExecutorOptions {
+  /** Runs executing at once in this process (EXECUTION_CONCURRENCY). */
+  concurrency: number;
+  /** How long a claimed run stays ours without renewal; renewed every third of it (RUN_LEASE_MS). */
+  leaseMs: number;
+  /** Characters of transcript the model sees, newest first (RUN_CONTEXT_MAX_CHARS). */
+  contextMaxChars: number;
+  /** At most one delta event per worker per interval (DELTA_COALESCE_MS). */
+  deltaCoalesceMs: number;
+  /** First chunk and every gap between chunks (MODEL_TIMEOUT_MS). */
+  modelTimeoutMs: number;
+  /** The whole run (RUN_MAX_MS). */
+  runMaxMs: number;
+  /** Longest reply kept (RUN_MAX_OUTPUT_CHARS): a server that never stops is cut off. */
+  maxOutputChars: number;
+  /** When no other process can be executing runs (SQLite, memory): running runs at start-up were this process's and are interrupted at once. */
+  storeIsExclusive: boolean;
+  log: { log(message: string): void; warn(message: string): void; error(message: string): void };
+}
+
+/** Why this process stopped a run it was executing (the abort reason of its signal). */
+class RunStop {
+  constructor(readonly why: 'ended-elsewhere' | 'too-long' | 'store-error' | 'shutdown') {}
+}
+
+interface ActiveRun {
+  run: StoredRun;
+  worker: StoredWorker;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * Executes queued runs against the model provider: claims them from the
+ * store (each run goes to exactly one instance), holds a renewed lease while
+ * it runs them, streams reply text into the run's log, and ends them. A run
+ * ended elsewhere (cancel, stop or delete on any instance) arrives as a
+ * notice and aborts the provider request here. Runs whose lease lapsed (an
+ * instance died) are marked interrupted by whichever instance notices, and
+ * their workers' queues go on.
+ */
+export class RunExecutor {
+  /** This process's identity as a lease holder. */
+  readonly owner = `exec-${randomBytes(8).toString('hex')}`;
+  private readonly active = new Map<string, ActiveRun>();
+  private pumping = false;
+  private pumpAgain = false;
+  private stopping = false;
+  private timers: NodeJS.Timeout[] = [];
+  private unsubscribe?: () => void;
+
+  constructor(
+    private readonly runtime: WorkerRuntime,
+    /** Null when no provider is configured: nothing is claimed, but crashed runs are still interrupted. */
+    private readonly provider: ModelProvider | null,
+    private readonly options: RunExecutorOptions,
+  ) {}
+
+  get activeRuns(): number {
+    return this.active.size;
+  }
+
+  async start(): Promise<void> {
+    if (this.options.storeIsExclusive) {
+      const interrupted = await this.runtime.interruptRuns(null);
+      if (interrupted > 0) this.options.log.warn(`${interrupted} run(s) were running when the backend last stopped: marked interrupted`);
+    }
+    this.unsubscribe = this.runtime.store.subscribe((notice) => this.onNotice(notice));
+    const { leaseMs } = this.options;
+    this.every(Math.max(100, Math.floor(leaseMs / 3)), () => this.renewLeases());
+    this.every(Math.max(200, Math.floor(leaseMs / 2)), () => this.interruptLapsed());
+    // A safety net under the doorbell: a missed notice delays a run by at most this.
+    this.every(1000, () => this.pump());
+    this.pump();
+  }
+
+  private every(ms: number, task: () => unknown): void {
+    const timer = setInterval(() => {
+      try {
+        void Promise.resolve(task()).catch((err) => this.options.log.error(`run executor: ${describe(err)}`));
+      } catch (err) {
+        this.options.log.error(`run executor: ${describe(err)}`);
+      }
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private onNotice(notice: StoreNotice): void {
+    if (notice.type === 'runs-ready' || notice.type === 'resync') this.pump();
+    else if (notice.type === 'run-cancelled') this.active.get(notice.runId)?.controller.abort(new RunStop('ended-elsewhere'));
+  }
+
+  /** Claims runs while there is capacity. Single flight; a call during a pump makes it go round again. */
+  pump(): void {
+    if (!this.provider || this.stopping) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void (async () => {
+      try {
+        do {
+          this.pumpAgain = false;
+          while (this.active.size < this.options.concurrency && !this.stopping) {
+            const claimed = await this.runtime.claimNextRun(this.owner, this.options.leaseMs);
+            if (!claimed) break;
+            this.launch(claimed.worker, claimed.run);
+          }
+        } while (this.pumpAgain && !this.stopping);
+      } catch (err) {
+        this.options.log.error(`claiming runs failed: ${describe(err)}`);
+      } finally {
+        this.pumping = false;
+      }
+    })();
+  }
+
+  private launch(worker: StoredWorker, run: StoredRun): void {
+    const controller = new AbortController();
+    const entry: ActiveRun = { run, worker, controller, done: Promise.resolve() };
+    this.active.set(run.runId, entry);
+    entry.done = this.execute(entry)
+      .catch((err) => this.options.log.error(`run ${run.runId} failed in the backend: ${describe(err)}`))
+      .finally(() => {
+        this.active.delete(run.runId);
+        this.pump();
+      });
+  }
+
+  private async execute({ run, worker, controller }: ActiveRun): Promise<void> {
+    const stopWith = (why: RunStop['why']) => controller.abort(new RunStop(why));
+    const coalescer = new DeltaCoalescer(
+      this.options.deltaCoalesceMs,
+      (delta) => this.runtime.appendDelta(this.owner, run, delta),
+      (why) => stopWith(why === 'lost' ? 'ended-elsewhere' : 'store-error'),
+    );
+    let produced = 0;
+    try {
+      const messages = await this.conversation(worker, run);
+      if (!messages) {
+        await this.runtime.finishRun(this.owner, run, { state: 'failed', errorCode: 'context_too_long', usage: null });
+        return;
+      }
+      const startedAt = run.startedAtMs ?? Date.now();
+      const { usage } = await callModel(
+        this.provider!,
+        messages,
+        (text) => {
+          produced += text.length;
+          if (produced > this.options.maxOutputChars) return stopWith('too-long');
+          coalescer.push(text);
+        },
+        { signal: controller.signal, timeoutMs: this.options.modelTimeoutMs, deadlineAt: startedAt + this.options.runMaxMs, onRetry: (attempt, err) => this.options.log.warn(`run ${run.runId}: provider attempt ${attempt} failed (${err.code}); retrying`) },
+      );
+      await coalescer.flush();
+      if (controller.signal.aborted) throw controller.signal.reason;
+      await this.runtime.finishRun(this.owner, run, { state: 'completed', usage });
+    } catch (err) {
+      const reason = controller.signal.aborted ? controller.signal.reason : undefined;
+      if (reason instanceof RunStop && reason.why === 'ended-elsewhere') {
+        coalescer.stop(); // whoever ended it wrote the item from the stored deltas
+        return;
+      }
+      // Keep what was produced: it becomes the truncated item.
+      await coalescer.flush();
+      if (reason instanceof RunStop && reason.why === 'shutdown') {
+        await this.runtime.finishRun(this.owner, run, { state: 'interrupted' });
+        return;
+      }
+      const errorCode =
+        reason instanceof RunStop && reason.why === 'too-long'
+          ? 'output_too_long'
+          : err instanceof ProviderError
+            ? err.code
+            : 'internal_error';
+      if (errorCode === 'internal_error') this.options.log.error(`run ${run.runId} failed in the backend: ${describe(err)}`);
+      else if (err instanceof ProviderError) this.options.log.warn(`run ${run.runId} failed: ${err.code}${err.cause ? ` (${describe(err.cause)})` : ''}`);
+      await this.runtime.finishRun(this.owner, run, { state: 'failed', errorCode, usage: null });
+    }
+  }
+
+  /**
+   * What the model sees: the profile's system prompt, then the transcript
+   * tail that fits the budget, oldest first, ending with the run's own input.
+   * Undefined when not even that input fits.
+   */
+  private async conversation(worker: StoredWorker, run: StoredRun): Promise<ChatMessage[] | undefined> {
+    const system = systemPromptFor(worker.profileSelector);
+    const items: StoredItem[] = await this.runtime.readContext(worker, run, Math.max(0, this.options.contextMaxChars - system.length));
+    if (items.length === 0 || items[0].sequence !== run.inputSequence) return undefined;
+    return [{ role: 'system', content: system }, ...items.reverse().map((i) => ({ role: i.role, content: i.content }))];
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.active.size === 0) return;
+    const held = new Set(await this.runtime.renewLeases(this.owner, [...this.active.keys()], this.options.leaseMs));
+    for (const [runId, entry] of this.active) {
+      // Not ours any more (ended or taken over while we could not renew): stop without writing.
+      if (!held.has(runId)) entry.controller.abort(new RunStop('ended-elsewhere'));
+    }
+  }
+
+  private async interruptLapsed(): Promise<void> {
+    const n = await this.runtime.interruptRuns(Date.now());
+    if (n > 0) this.options.log.warn(`${n} run(s) lost their executor (lease expired): marked interrupted`);
+  }
+
+  /**
+   * Stops claiming, lets running runs finish for up to `graceMs`, then
+   * interrupts the rest (their partial text is kept) and stops the timers.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.unsubscribe?.();
+    const all = Promise.allSettled([...this.active.values()].map((a) => a.done));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    for (const entry of this.active.values()) entry.controller.abort(new RunStop('shutdown'));
+    await Promise.allSettled([...this.active.values()].map((a) => a.done));
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

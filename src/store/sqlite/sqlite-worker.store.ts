@@ -1,0 +1,282 @@
+import Database from 'better-sqlite3';
+import { mkdirSync, promises as fsp, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SQLITE_MIGRATIONS } from '../sql/schema';
+import { SQLITE_DIALECT, type SqlExecutor, SqlStoreTx, type Row } from '../sql/sql-queries';
+import { type StoreDescription, type StoreNotice, type StoreQueries, type StoreTx, StoreUnavailableError, WorkerStore } from '../worker-store';
+
+export interface SqliteStoreOptions {
+  /** A file path, or null for an in-memory database (`memory:`). */
+  file: string | null;
+  /** Operator-facing name (the file, or the memory store's name). */
+  identity: string;
+  synchronous?: 'NORMAL' | 'FULL';
+  /**
+   * How long a statement may wait for another process's lock. It blocks the
+   * only thread, so it stays small: past it the request gets 503 instead.
+   */
+  busyTimeoutMs?: number;
+  /** How often the file's identity is checked (deleted or replaced under us). */
+  fileCheckMs?: number;
+}
+
+interface Job {
+  write: boolean;
+  work: (tx: SqlStoreTx) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+  notices?: StoreNotice[];
+}
+
+const SQLITE_UNAVAILABLE: Record<string, StoreUnavailableError['reason']> = {
+  SQLITE_BUSY: 'busy',
+  SQLITE_LOCKED: 'busy',
+  SQLITE_FULL: 'full',
+  SQLITE_READONLY: 'readonly',
+  SQLITE_IOERR: 'replaced',
+  SQLITE_CANTOPEN: 'replaced',
+  SQLITE_NOTADB: 'replaced',
+  SQLITE_CORRUPT: 'replaced',
+};
+
+function toStoreError(err: unknown): unknown {
+  if (err instanceof StoreUnavailableError) return err;
+  const code = String((err as { code?: unknown })?.code ?? '');
+  const reason = SQLITE_UNAVAILABLE[code] ?? SQLITE_UNAVAILABLE[code.split('_').slice(0, 2).join('_')];
+  return reason ? new StoreUnavailableError(reason, err) : err;
+}
+
+/**
+ * The default store: one SQLite database (better-sqlite3) — a WAL-mode file,
+ * or an in-memory database for `memory:`, so both run the same SQL as
+ * Postgres through the shared SqlStoreTx.
+ *
+ * One connection serves every request, so every read and transaction goes
+ * through one queue: a transaction's statements can never interleave with
+ * another request's (SQLite would let that other request see uncommitted
+ * rows on the same connection).
+ *
+ * Group commit: transactions queued while one runs share the next
+ * `BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT so one failure
+ * rolls back only itself. Every promise resolves after the COMMIT, so a 202
+ * is never sent for a write that is not committed. With WAL and
+ * `synchronous = NORMAL` a committed transaction survives the process being
+ * killed; `FULL` also survives power loss, at the cost of an fsync per
+ * commit.
+ *
+ * Faults: a lock held by another process fails a write after
+ * `busyTimeoutMs` (503, the event loop is never held longer); a database
+ * file that was deleted or replaced is noticed within `fileCheckMs` and from
+ * then on every operation fails (503) and readiness is false — writes would
+ * otherwise be acknowledged into a file nobody will ever open again.
+ */
+export class SqliteWorkerStore extends WorkerStore {
+  readonly description: StoreDescription;
+  private db!: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly queue: Job[] = [];
+  private draining = false;
+  private readonly listeners = new Set<(notice: StoreNotice) => void>();
+  private failure: StoreUnavailableError | undefined;
+  private fileIdentity: { dev: number; ino: number } | undefined;
+  private fileCheck?: NodeJS.Timeout;
+  private readyProbe?: Promise<void>;
+  private readyCheckedAt = 0;
+
+  constructor(private readonly options: SqliteStoreOptions) {
+    super();
+    this.description = {
+      kind: options.file === null ? 'memory' : 'sqlite',
+      durable: options.file !== null,
+      sharedAcrossProcesses: false,
+      identity: options.identity,
+    };
+  }
+
+  async init(): Promise<void> {
+    const file = this.options.file;
+    if (file !== null) mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file ?? ':memory:', { timeout: this.options.busyTimeoutMs ?? 25 });
+    if (file !== null) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${this.options.synchronous ?? 'NORMAL'}`);
+      const st = statSync(file);
+      this.fileIdentity = { dev: st.dev, ino: st.ino };
+      this.fileCheck = setInterval(() => void this.checkFile(), this.options.fileCheckMs ?? 250);
+      this.fileCheck.unref();
+    }
+    this.migrate();
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS wb_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const apply = this.db.transaction(() => {
+      const applied = new Set((this.db.prepare('SELECT version FROM wb_schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
+      for (const m of SQLITE_MIGRATIONS) {
+        if (applied.has(m.version)) continue;
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO wb_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      }
+    });
+    apply.immediate();
+  }
+
+  /** The file at our path must still be the one we opened: deleted or replaced means stop acknowledging. */
+  private async checkFile(): Promise<void> {
+    if (!this.fileIdentity || this.failure) return;
+    try {
+      const st = await fsp.stat(this.options.file!);
+      if (st.dev === this.fileIdentity.dev && st.ino === this.fileIdentity.ino) return;
+    } catch {
+      // missing: same verdict
+    }
+    this.failure = new StoreUnavailableError('replaced');
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.fileCheck);
+    // Let queued work finish (nothing acknowledged is dropped), then close.
+    while (this.draining || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    if (this.db?.open) this.db.close();
+    this.failure = new StoreUnavailableError('closed');
+  }
+
+  async checkReady(): Promise<void> {
+    if (this.failure) throw this.failure;
+    // A real write (a WAL page): a full disk or a read-only file fails it. At most one probe a second.
+    if (this.readyProbe && Date.now() - this.readyCheckedAt < 1000) return this.readyProbe;
+    this.readyCheckedAt = Date.now();
+    this.readyProbe = this.write((tx) => tx.putSetting('ready_probe', String(Date.now())));
+    this.readyProbe.catch(() => (this.readyCheckedAt = 0));
+    return this.readyProbe;
+  }
+
+  read<T>(work: (q: StoreQueries) => Promise<T>): Promise<T> {
+    return this.enqueue(false, work);
+  }
+
+  write<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.enqueue(true, work);
+  }
+
+  subscribe(listener: (notice: StoreNotice) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  private enqueue<T>(write: boolean, work: (tx: SqlStoreTx) => Promise<T>): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ write, work, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.draining) {
+        this.draining = true;
+        // Writes arriving in this event-loop turn join one commit.
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        if (this.failure) {
+          for (const job of this.queue.splice(0)) job.reject(this.failure);
+          break;
+        }
+        if (!this.queue[0].write) {
+          const job = this.queue.shift()!;
+          try {
+            job.resolve(await job.work(new SqlStoreTx(this.executor, SQLITE_DIALECT)));
+          } catch (err) {
+            job.reject(toStoreError(err));
+          }
+          continue;
+        }
+        const batch: Job[] = [];
+        while (this.queue.length > 0 && this.queue[0].write) batch.push(this.queue.shift()!);
+        await this.commitBatch(batch);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async commitBatch(batch: Job[]): Promise<void> {
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
+    try {
+      this.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      for (const job of batch) job.reject(toStoreError(err));
+      return;
+    }
+    try {
+      for (const job of batch) {
+        this.exec('SAVEPOINT job');
+        try {
+          const tx = new SqlStoreTx(this.executor, SQLITE_DIALECT);
+          const value = await job.work(tx);
+          job.notices = await tx.flush();
+          this.exec('RELEASE job');
+          outcomes.push({ ok: true, value });
+        } catch (err) {
+          this.exec('ROLLBACK TO job');
+          this.exec('RELEASE job');
+          outcomes.push({ ok: false, err: toStoreError(err) });
+        }
+      }
+      this.exec('COMMIT');
+    } catch (err) {
+      if (this.db.inTransaction) this.exec('ROLLBACK');
+      for (const job of batch) job.reject(toStoreError(err));
+      return;
+    }
+    batch.forEach((job, i) => {
+      const outcome = outcomes[i];
+      if (outcome.ok) {
+        for (const notice of job.notices ?? []) this.emit(notice);
+        job.resolve(outcome.value);
+      } else {
+        job.reject(outcome.err);
+      }
+    });
+  }
+
+  private emit(notice: StoreNotice): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(notice);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  private exec(sql: string): void {
+    this.statement(sql).run();
+  }
+
+  private statement(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  /** Synchronous under the hood; the queue guarantees nothing else runs on the connection meanwhile. */
+  private readonly executor: SqlExecutor = {
+    all: async <T>(sql: string, params: readonly unknown[] = []) => this.statement(sql).all(...params) as T[],
+    get: async <T>(sql: string, params: readonly unknown[] = []) => this.statement(sql).get(...params) as T | undefined,
+    run: async (sql: string, params: readonly unknown[] = []) => {
+      const stmt = this.statement(sql);
+      if (stmt.reader) {
+        stmt.all(...params);
+        return 0;
+      }
+      return stmt.run(...params).changes;
+    },
+  };
+}
+
+export type { Row };
