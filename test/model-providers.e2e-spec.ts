@@ -306,10 +306,10 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
     });
 
     it('a Retry-After longer than maxRetryAfterMs is not waited for: provider_rate_limited at once', async () => {
-      server.setDefault({ kind: 'status', status: 429, message: 'slow down', headers: { 'retry-after': '120' } });
-      const outcome = await call();
+      server.setDefault({ kind: 'status', status: 429, message: 'slow down', headers: { 'retry-after': '2' } });
+      const outcome = await call({ maxRetryAfterMs: 1000 });
       expectProviderError(outcome.error, 'provider_rate_limited');
-      expect((outcome.error as ProviderError).retryAfterMs).toBe(120_000);
+      expect((outcome.error as ProviderError).retryAfterMs).toBe(2000);
       expect(server.requests).toHaveLength(1);
     });
 
@@ -357,9 +357,13 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
     it('a server that never answers → provider_timeout after timeoutMs, the request aborted', async () => {
       server.setDefault({ kind: 'hang' });
       const startedAt = Date.now();
-      const outcome = await call({ timeoutMs: 300, maxRetries: 0 });
+      const deadlineAt = startedAt + 10_000;
+      const outcome = await call({ timeoutMs: 300, maxRetries: 0, deadlineAt });
       expectProviderError(outcome.error, 'provider_timeout');
+      // The watchdog ended it (a timeout worth retrying), not the deadline.
+      expect(outcome.error.retryable).toBe(true);
       expect(outcome.settledAt - startedAt).toBeGreaterThanOrEqual(290);
+      expect(outcome.settledAt).toBeLessThan(deadlineAt);
       expect(server.requests).toHaveLength(1);
       await server.waitForClientClose(0, 1000);
     });
@@ -395,6 +399,7 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
       const startedAt = Date.now();
       const outcome = await call({ timeoutMs: 2000, deadlineAt: startedAt + 500 });
       expectProviderError(outcome.error, 'provider_timeout');
+      expect(outcome.error.retryable).toBe(false);
       expect(outcome.settledAt - startedAt).toBeGreaterThanOrEqual(490);
       expect(outcome.text.length).toBeGreaterThan(0);
       expect(server.requests).toHaveLength(1);
