@@ -408,8 +408,12 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
 
     it('the deadline ends a stalled first attempt without retrying it', async () => {
       server.setDefault({ kind: 'hang' });
-      const outcome = await call({ timeoutMs: 5000, deadlineAt: Date.now() + 300 });
+      const startedAt = Date.now();
+      const outcome = await call({ timeoutMs: 5000, deadlineAt: startedAt + 300 });
       expectProviderError(outcome.error, 'provider_timeout');
+      expect(outcome.error.retryable).toBe(false);
+      // The deadline ended it, not the watchdog.
+      expect(outcome.settledAt - startedAt).toBeLessThan(5000);
       expect(server.requests).toHaveLength(1);
       await server.waitForClientClose(0, 1000);
     });
