@@ -174,6 +174,13 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
       expect(outcome.text).toBe('answer');
     });
 
+    it('tolerates a chunk of a kind it does not know', async () => {
+      server.enqueue({ kind: 'reply', unknownChunk: true, chunks: ['still ', 'fine'] });
+      const outcome = await call();
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.text).toBe('still fine');
+    });
+
     it('keeps waiting while non-text chunks keep coming, longer in total than timeoutMs', async () => {
       // 12 reasoning chunks 100 ms apart: 1.2 s without text, but never a gap near 750 ms.
       const reasoning = Array.from({ length: 12 }, (_, i) => `step ${i}. `);
@@ -442,6 +449,7 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
       const reason = new Error('run cancelled');
       const pending = call({ signal: controller.signal, timeoutMs: 30_000 });
       await server.waitForRequests(1, 2000);
+      expect(server.inFlight()).toBe(1);
       const abortedAt = Date.now();
       controller.abort(reason);
       const outcome = await pending;
@@ -449,6 +457,7 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
       expect(outcome.settledAt - abortedAt).toBeLessThan(1000);
       const request = await server.waitForClientClose(0, 1000);
       expect(request.clientClosedAt! - abortedAt).toBeLessThan(1000);
+      expect(server.inFlight()).toBe(0);
       expectNoAbortListeners(controller.signal);
       expect(server.requests).toHaveLength(1);
     });

@@ -93,6 +93,7 @@ export const anthropicDialect: WireDialect = {
         frames.push(event({ type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: text } } as any));
         return frames;
       },
+      unknown: () => sseFrame({ type: 'future_event', detail: { kind: 'not yet invented' } }, 'future_event'),
       // The text block opens (and the ping comes) with the first text piece, as the API does.
       text: (text) => {
         const opening = textOpen ? [] : [...openText(), event({ type: 'ping' })];

@@ -31,6 +31,8 @@ export interface ReplyBehaviour {
   chunks?: string[];
   /** Reasoning pieces sent before the text (never reply text). */
   reasoning?: string[];
+  /** Before the text, a chunk of a kind this client was not written for (providers add kinds over time). */
+  unknownChunk?: boolean;
   /** OpenAI dialect only: the delta field reasoning travels in. Default `reasoning_content`. */
   reasoningField?: 'reasoning' | 'reasoning_content';
   /** Wait after the response headers, before the first chunk. */
@@ -92,6 +94,8 @@ export interface RecordedRequest {
 export interface StreamFrames {
   start(usage: { inputTokens: number; outputTokens: number }): string[];
   reasoning(text: string): string[];
+  /** A well-formed frame of a kind the client does not know. */
+  unknown(): string;
   text(text: string): string;
   end(usage: { inputTokens: number; outputTokens: number }): string[];
   streamError(message: string | undefined, type: string | undefined): string;
@@ -334,6 +338,7 @@ export class FakeModelServer {
       res.write(frame);
       return true;
     };
+    if (behaviour.unknownChunk && !(await send(frames.unknown()))) return;
     for (const piece of behaviour.reasoning ?? []) {
       for (const frame of frames.reasoning(piece)) if (!(await send(frame))) return;
     }

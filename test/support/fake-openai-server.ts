@@ -79,6 +79,7 @@ export const openAiDialect: WireDialect = {
       start: () => [chunk([choice({ role: 'assistant', content: '', refusal: null })])],
       reasoning: (text) => [chunk([choice({ content: null, [behaviour.reasoningField ?? 'reasoning_content']: text })])],
       text: (text) => chunk([choice({ content: text })]),
+      unknown: () => chunk([choice({ future_field: { kind: 'not yet invented' } })], { future_top_level: true }),
       end: ({ inputTokens, outputTokens }) => [
         chunk([choice({}, 'stop')]),
         ...(includeUsage
