@@ -66,16 +66,30 @@ export class ProviderError extends Error {
 }
 
 /**
+ * Where an adapter reports what arrives on the stream. `callModel`'s
+ * watchdog is reset by both: reasoning models send non-text chunks (thinking,
+ * usage, role-only deltas) for a long time before the first reply text.
+ */
+export interface StreamSink {
+  /** One piece of reply text, in order; never reasoning. Counts as activity. */
+  text(text: string): void;
+  /** A chunk arrived that carries no reply text. */
+  activity(): void;
+}
+
+/**
  * One adapter per wire protocol. `stream` makes exactly one HTTP request (no
- * retries of its own: the SDK's are turned off), calls `onText` for every
- * piece of reply text in order, and resolves with the usage once the reply is
- * complete. It rejects with a ProviderError, or with the signal's reason when
- * the signal was aborted.
+ * retries of its own: the SDK's are turned off), calls `sink.text` for every
+ * piece of reply text in order and `sink.activity` for every other chunk it
+ * receives, and resolves with the usage once the reply is complete (the
+ * protocol's end marker was seen). It rejects with a ProviderError, or with the
+ * signal's reason when the signal was aborted. It leaves no listener on
+ * `request.signal` once it has settled.
  */
 export abstract class ModelProvider {
   /** `openai-compatible` or `anthropic`: for the operator log and diagnostics. */
   abstract readonly name: string;
-  abstract stream(request: ModelRequest, onText: (text: string) => void): Promise<{ usage: ModelUsage | null }>;
+  abstract stream(request: ModelRequest, sink: StreamSink): Promise<{ usage: ModelUsage | null }>;
 }
 
 /** What an adapter is built from (MODEL_* and WORKER_PROVIDER_API_KEY; see app-config.ts). Internal: never projected. */
