@@ -11,7 +11,14 @@ import type {
   WorkerSummary,
 } from '../runtime-source';
 import { LOCAL_RUNTIME_ID } from '../runtimes.constants';
-import { type LocalWorkerRecord, MAX_SCANNED_ENTRIES, MetadataScanner } from './metadata-scanner';
+import {
+  type LocalWorkerRecord,
+  localRecordsUnavailable,
+  MAX_SCANNED_ENTRIES,
+  MetadataScanner,
+  type MetadataScannerOptions,
+  type ScanResult,
+} from './metadata-scanner';
 
 export interface LocalRuntimeSourceOptions {
   workspaceId: string;
@@ -19,6 +26,8 @@ export interface LocalRuntimeSourceOptions {
   workspaceRoot: string;
   /** Internal: where `pods/` lives, never projected. */
   dataDir: string;
+  /** Scanner knobs (deadline, fs calls in flight …); defaults otherwise. */
+  scanner?: Partial<MetadataScannerOptions>;
 }
 
 const WORKER_PREFIX = 'local-worker';
@@ -46,7 +55,7 @@ export class LocalRuntimeSource implements RuntimeSource {
 
   constructor(options: LocalRuntimeSourceOptions) {
     this.hostId = derivePublicId('local', options.workspaceId);
-    this.scanner = new MetadataScanner(options.dataDir, options.workspaceRoot);
+    this.scanner = new MetadataScanner(options.dataDir, options.workspaceRoot, options.scanner);
     this.caps = Object.freeze({
       can_list_hosts: true,
       can_list_workers: true,
@@ -74,7 +83,8 @@ export class LocalRuntimeSource implements RuntimeSource {
   }
 
   async summary(): Promise<RuntimeSummary> {
-    const present = await this.scanner.dataDirPresent();
+    const dataDir = await this.scanner.dataDirStatus();
+    const present = dataDir === 'present';
     return {
       runtime_id: this.runtimeId,
       label: 'Local worker processes',
@@ -88,12 +98,12 @@ export class LocalRuntimeSource implements RuntimeSource {
       },
       host_ids: [this.hostId],
       capabilities: present ? this.caps : { ...this.caps, local_pod_inspection: 'unavailable' },
-      diagnostics: present ? [] : [dataDirMissing()],
+      diagnostics: present ? [] : [dataDir === 'absent' ? dataDirMissing() : localRecordsUnavailable()],
     };
   }
 
   async listHosts(): Promise<Listing<HostSummary>> {
-    const scan = await this.scanner.scan();
+    const scan = await this.firstPage();
     const lastSeen = scan.records.reduce((max, r) => Math.max(max, r.mtimeMs), -Infinity);
     return {
       items: [
@@ -102,7 +112,7 @@ export class LocalRuntimeSource implements RuntimeSource {
           host_id: this.hostId,
           label: 'Local worker host',
           kind: 'local-worker-host',
-          status: scan.dataDirPresent ? 'available' : 'degraded',
+          status: scan.dataDirPresent && scan.status === 'ok' ? 'available' : 'degraded',
           observed_at: new Date().toISOString(),
           last_seen_at: Number.isFinite(lastSeen) ? new Date(lastSeen).toISOString() : null,
           capabilities: scan.dataDirPresent ? this.caps : { ...this.caps, local_pod_inspection: 'unavailable' },
@@ -115,7 +125,7 @@ export class LocalRuntimeSource implements RuntimeSource {
 
   async listWorkers(options: { limit: number; hostId?: string }): Promise<Listing<WorkerSummary>> {
     if (options.hostId !== undefined && options.hostId !== this.hostId) return { items: [], diagnostics: [] };
-    const scan = await this.scanner.scan();
+    const scan = await this.firstPage();
     const diagnostics = [...scan.diagnostics];
     if (scan.records.length > options.limit) {
       diagnostics.push(diagnostic('list_truncated', 'info', `${this.runtimeId} has ${scan.records.length} workers; ${options.limit} are listed`));
@@ -130,11 +140,16 @@ export class LocalRuntimeSource implements RuntimeSource {
   async getWorker(workerId: string): Promise<WorkerSummary | undefined> {
     // Ids of other shapes cannot be ours: answer without touching the disk.
     if (!workerId.startsWith(`${WORKER_PREFIX}-`)) return undefined;
-    const scan = await this.scanner.scan();
-    for (const record of scan.records) {
-      if (derivePublicId(WORKER_PREFIX, record.dirName) === workerId) return this.toWorkerSummary(record);
-    }
-    return undefined;
+    const found = await this.scanner.findByWorkerId(workerId);
+    return found.record ? this.toWorkerSummary(found.record) : undefined;
+  }
+
+  /** The first page of records; says so when more entries exist than one page reads. */
+  private async firstPage(): Promise<ScanResult> {
+    const scan = await this.scanner.scan({ limit: MAX_SCANNED_ENTRIES });
+    if (!scan.hasMore || scan.diagnostics.some((d) => d.code === 'local_scan_truncated')) return scan;
+    const truncated = diagnostic('local_scan_truncated', 'warning', `More than ${MAX_SCANNED_ENTRIES} entries were found; only ${MAX_SCANNED_ENTRIES} were scanned`);
+    return { ...scan, diagnostics: [...scan.diagnostics, truncated] };
   }
 
   /** Allow-list projection of a record (SPEC §3, local column; §7 for state). */
@@ -150,11 +165,10 @@ export class LocalRuntimeSource implements RuntimeSource {
 
     let state: 'active' | 'metadata_only' = 'metadata_only';
     let status = 'metadata_only';
-    if (record.active !== null && typeof record.active === 'object' && !Array.isArray(record.active)) {
+    if (record.active === 'segment' || record.active === 'pending_segment') {
       state = 'active';
-      const segment = (record.active as Record<string, unknown>).segment_id;
-      status = typeof segment === 'string' && segment !== '' ? 'active:segment' : 'active:pending_segment';
-    } else if (record.hasActive && record.active !== null) {
+      status = record.active === 'segment' ? 'active:segment' : 'active:pending_segment';
+    } else if (record.active === 'wrong_type') {
       diagnostics.push(fieldIgnored('active', 'the worker is shown as metadata_only'));
     }
     return {
