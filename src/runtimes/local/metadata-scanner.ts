@@ -640,12 +640,12 @@ export class MetadataScanner {
         // Bounded read: the file may have grown since fstat; one byte more tells.
         const buffer = Buffer.alloc(Math.min(st.size, MAX_METADATA_BYTES) + 1);
         let length = 0;
-        for (;;) {
+        // Usually one read; short reads (network file systems) go on up to the size fstat saw.
+        do {
           const n = await run((fs) => fs.read(fd, buffer, length, buffer.length - length, length));
           if (n <= 0) break;
           length += n;
-          if (length === buffer.length) break;
-        }
+        } while (length < st.size);
         outcome = length > MAX_METADATA_BYTES ? 'too_large' : this.interpret(entry.name, buffer.subarray(0, length), st.mtimeMs);
       }
       this.remember(key, { version, outcome });
