@@ -244,6 +244,8 @@ export class MetadataScanner {
   /** Bumped whenever the first page's outcome differs from the previous one's. */
   private generation = 0;
   private lastSignature = '';
+  /** What each result's page looked like (entries' versions included), for version(). */
+  private readonly signatures = new WeakMap<ScanResult, string>();
 
   constructor(
     private readonly dataDir: string,
@@ -287,7 +289,9 @@ export class MetadataScanner {
 
   /** Scans the first page and returns a number that changes whenever its outcome changes. */
   async version(): Promise<number> {
-    const { signature } = await this.scanShared({ limit: MAX_SCANNED_ENTRIES });
+    // Through scan(), so the version fails whenever the listing does.
+    const signature = this.signatures.get(await this.scan({ limit: MAX_SCANNED_ENTRIES }));
+    if (signature === undefined) throw new Error('scan result of unknown origin');
     if (signature !== this.lastSignature) {
       this.lastSignature = signature;
       this.generation++;
@@ -297,7 +301,9 @@ export class MetadataScanner {
 
   /** One page of records. The result is shared between concurrent callers: treat it as read-only. */
   async scan(page: ScanPage = { limit: MAX_SCANNED_ENTRIES }): Promise<ScanResult> {
-    return (await this.scanShared(page)).result;
+    const { result, signature } = await this.scanShared(page);
+    this.signatures.set(result, signature);
+    return result;
   }
 
   /**
