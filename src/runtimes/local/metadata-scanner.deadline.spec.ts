@@ -71,12 +71,16 @@ function settled<T>(value: T | 'late'): T {
 
 /** After every test: the held calls returned, and every descriptor they or the scans opened is closed. */
 afterEach(async () => {
-  for (const f of fixtures) {
-    for (const release of f.releases) release();
-    expect(await eventually(() => f.fs.inFlight === 0 && f.fs.openFds.size === 0 && f.fs.openDirs === 0, 5000)).toBe(true);
-    removeDir(f.base);
-  }
+  const done = fixtures;
   fixtures = [];
+  try {
+    for (const f of done) {
+      for (const release of f.releases) release();
+      expect(await eventually(() => f.fs.inFlight === 0 && f.fs.openFds.size === 0 && f.fs.openDirs === 0, 5000)).toBe(true);
+    }
+  } finally {
+    for (const f of done) removeDir(f.base);
+  }
 });
 
 describe('MetadataScanner deadlines', () => {

@@ -48,13 +48,17 @@ const codes = (r: { diagnostics: Array<{ code: string }> }) => r.diagnostics.map
 const metadataOpens = (f: Fixture) => f.fs.opened.filter((p) => p.endsWith('/metadata.json')).length;
 
 afterEach(() => {
-  for (const f of fixtures) {
-    // Every descriptor and listing the scanner opened was closed.
-    expect(f.fs.openFds.size).toBe(0);
-    expect(f.fs.openDirs).toBe(0);
-    removeDir(f.base);
-  }
+  const done = fixtures;
   fixtures = [];
+  try {
+    for (const f of done) {
+      // Every descriptor and listing the scanner opened was closed.
+      expect(f.fs.openFds.size).toBe(0);
+      expect(f.fs.openDirs).toBe(0);
+    }
+  } finally {
+    for (const f of done) removeDir(f.base);
+  }
 });
 
 describe('MetadataScanner: order and pages', () => {
