@@ -69,6 +69,8 @@ export interface AppConfig {
   postgres: PostgresConfig;
   execution: ExecutionConfig;
   events: EventStreamConfig;
+  /** LOCAL_SCAN_DEADLINE_MS: the longest a scan of `pods/` may take before the local source answers degraded. */
+  localScanDeadlineMs: number;
   /** SHUTDOWN_GRACE_MS: how long in-flight requests and runs may take to finish on SIGTERM. */
   shutdownGraceMs: number;
 }
@@ -181,6 +183,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxStreams: intFromEnv(env, 'SSE_MAX_STREAMS', 1000, 1, 1_000_000),
       maxStreamsPerWorker: intFromEnv(env, 'SSE_MAX_STREAMS_PER_WORKER', 200, 1, 1_000_000),
     },
+    localScanDeadlineMs: intFromEnv(env, 'LOCAL_SCAN_DEADLINE_MS', 2000, 10, 600_000),
     shutdownGraceMs: intFromEnv(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
   };
 }

@@ -1,27 +1,39 @@
 import { Logger } from '@nestjs/common';
 import { ApiError } from '../common/errors/api-error';
-import { EmbeddedWorkerRuntime } from './embedded/embedded-worker-runtime';
-import { EmbeddedRuntimeSource } from './embedded/embedded-runtime.source';
-import { MemoryEmbeddedRuntimeStore } from './embedded/store/memory-runtime.store';
-import { RegistryService } from './registry.service';
-import type { RuntimeSource, WorkerSummary } from './runtime-source';
+import { CursorCodec } from '../common/paging/cursor-codec';
+import { SqliteWorkerStore } from '../store/sqlite/sqlite-worker.store';
+import { EmbeddedSource } from './embedded/embedded.source';
+import { EventLog } from './embedded/event-log';
+import { WorkerRuntime } from './embedded/worker-runtime';
+import { RuntimeRegistry } from './runtime-registry';
+import type { RuntimeSource, WorkerRecord } from './runtime-source';
 
-function embeddedSource() {
-  const runtime = new EmbeddedWorkerRuntime({ store: new MemoryEmbeddedRuntimeStore('unit'), maxWorkers: 3, provider: { name: 'p', credential: null } });
-  return new EmbeddedRuntimeSource(runtime, 'ws');
+const codec = new CursorCodec(Buffer.alloc(32, 7));
+const stores: SqliteWorkerStore[] = [];
+
+async function embeddedSource(): Promise<EmbeddedSource> {
+  const store = new SqliteWorkerStore({ file: null, identity: 'memory:unit' });
+  await store.init();
+  stores.push(store);
+  const runtime = new WorkerRuntime({ store, maxWorkers: 3, executionEnabled: false, queueLimit: 32 });
+  return new EmbeddedSource(runtime, new EventLog(store, { maxEvents: 8, maxBytes: 65536 }), 'ws');
 }
 
-/** A read-only source with one worker, like the local source but without disk. */
-function readOnlySource(runtimeId: string, workerIds: string[] = []): RuntimeSource {
-  const src = embeddedSource();
-  const caps = { ...src.capabilities(), can_spawn_worker: false, can_accept_input: false, can_read_bounded_transcript: false };
-  const worker = (id: string) => ({ worker_id: id, runtime_id: runtimeId }) as WorkerSummary;
+/** A read-only source with fixed workers, like the local source but without disk. Positions are indexes. */
+async function readOnlySource(runtimeId: string, workerIds: string[] = []): Promise<RuntimeSource> {
+  const src = await embeddedSource();
+  const caps = { ...src.capabilities(), canSpawnWorker: false, canAcceptInput: false, canReadBoundedTranscript: false };
+  const worker = (id: string) => ({ workerId: id, runtimeId }) as WorkerRecord;
   return {
     runtimeId,
     capabilities: () => caps,
-    summary: async () => ({ ...(await src.summary()), runtime_id: runtimeId, host_ids: [`host-of-${runtimeId}`] }),
+    summary: async () => ({ ...(await src.summary()), runtimeId, hostIds: [`host-of-${runtimeId}`] }),
     listHosts: async () => ({ items: [], diagnostics: [] }),
-    listWorkers: async ({ limit }) => ({ items: workerIds.slice(0, limit).map(worker), diagnostics: [] }),
+    listWorkers: async ({ limit, after }) => {
+      const start = after === undefined ? 0 : Number(after);
+      const items = workerIds.slice(start, start + limit).map(worker);
+      return { items, diagnostics: [], next: start + items.length < workerIds.length ? String(start + items.length) : null };
+    },
     getWorker: async (id) => (workerIds.includes(id) ? worker(id) : undefined),
   };
 }
@@ -35,54 +47,82 @@ const codeOf = async (p: Promise<unknown>) => {
   }
 };
 
-describe('RegistryService', () => {
+const registryOf = (sources: RuntimeSource[]) => new RuntimeRegistry(sources, codec);
+
+describe('RuntimeRegistry', () => {
   beforeAll(() => Logger.overrideLogger(false)); // failures are logged on purpose here
-  it('refuses duplicate or malformed runtime ids at construction', () => {
-    expect(() => new RegistryService([readOnlySource('a'), readOnlySource('a')])).toThrow(/twice/);
-    expect(() => new RegistryService([readOnlySource('a/b')])).toThrow(/not a valid identifier/);
+  afterAll(async () => {
+    for (const s of stores) await s.close();
+  });
+
+  it('refuses duplicate or malformed runtime ids at construction', async () => {
+    const a = await readOnlySource('a');
+    expect(() => registryOf([a, a])).toThrow(/twice/);
+    const bad = await readOnlySource('a/b');
+    expect(() => registryOf([bad])).toThrow(/not a valid identifier/);
   });
 
   it('routes by runtime id and never finds a worker under another runtime', async () => {
-    const embedded = embeddedSource();
-    const registry = new RegistryService([embedded, readOnlySource('other', ['w-1'])]);
+    const registry = registryOf([await embeddedSource(), await readOnlySource('other', ['w-1'])]);
     const spawn = await registry.spawnWorker('embedded-worker-runtime', { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted', expected_segments: 0 } });
-    const id = spawn.worker!.worker_id;
-    await expect(registry.getWorker('embedded-worker-runtime', id)).resolves.toMatchObject({ worker_id: id });
+    const id = spawn.worker!.workerId;
+    await expect(registry.getWorker('embedded-worker-runtime', id)).resolves.toMatchObject({ workerId: id });
     expect(await codeOf(registry.getWorker('other', id))).toBe('unknown_worker');
     expect(await codeOf(registry.getWorker('embedded-worker-runtime', 'w-1'))).toBe('unknown_worker');
     expect(await codeOf(registry.getWorker('missing', id))).toBe('unknown_runtime');
   });
 
   it('checks capability before the worker: 501 for a read-only source even for unknown workers', async () => {
-    const registry = new RegistryService([readOnlySource('ro', ['w-1'])]);
-    expect(await codeOf(registry.acceptInput('ro', 'nobody', { kind: 'user', content: 'x' }))).toBe('capability_unsupported');
+    const registry = registryOf([await readOnlySource('ro', ['w-1'])]);
+    expect(await codeOf(registry.acceptInput('ro', 'nobody', { kind: 'user', content: 'x', onBusy: 'enqueue' }))).toBe('capability_unsupported');
     expect(await codeOf(registry.readTranscript('ro', 'w-1', { start: 0, limit: 1 }))).toBe('capability_unsupported');
-    expect(await codeOf(registry.spawnWorker('ro', { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted', expected_segments: 0 } }))).toBe(
-      'capability_unsupported',
-    );
+    expect(await codeOf(registry.spawnWorker('ro', { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted', expected_segments: 0 } }))).toBe('capability_unsupported');
   });
 
   it('maps a refused spawn to 422 rejected with its diagnostics', async () => {
-    const registry = new RegistryService([embeddedSource()]);
+    const registry = registryOf([await embeddedSource()]);
     const spawn = registry.spawnWorker('embedded-worker-runtime', { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'socket_ready' } });
     await expect(spawn).rejects.toMatchObject({ body: { statusCode: 422, error: 'rejected', diagnostics: [expect.objectContaining({ code: 'embedded_socket_ready_unsupported' })] } });
   });
 
-  it('aggregates worker lists in registration order, bounded by the limit', async () => {
-    const registry = new RegistryService([readOnlySource('a', ['a1', 'a2']), readOnlySource('b', ['b1', 'b2', 'b3'])]);
-    expect((await registry.listWorkers(3)).items.map((w) => w.worker_id)).toEqual(['a1', 'a2', 'b1']);
-    expect((await registry.listWorkers(200)).items).toHaveLength(5);
+  it('pages /api/workers through every runtime in registration order, across runtime boundaries', async () => {
+    const registry = registryOf([await readOnlySource('a', ['a1', 'a2']), await readOnlySource('b', ['b1', 'b2', 'b3'])]);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await registry.listWorkers({ limit: 2, cursor });
+      seen.push(...page.items.map((w) => w.workerId));
+      cursor = page.next ?? undefined;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual(['a1', 'a2', 'b1', 'b2', 'b3']);
+    expect(pages).toBe(3);
+    expect((await registry.listWorkers({ limit: 200 })).items).toHaveLength(5);
+  });
+
+  it('refuses cursors that were edited, forged or issued by another list', async () => {
+    const registry = registryOf([await readOnlySource('a', ['a1', 'a2', 'a3'])]);
+    const next = (await registry.listWorkers({ limit: 1 })).next!;
+    const [body, mac] = next.split('.');
+    const edited = `${Buffer.from(JSON.stringify({ r: 0, a: '2' })).toString('base64url')}.${mac}`;
+    expect(await codeOf(registry.listWorkers({ limit: 1, cursor: edited }))).toBe('invalid_cursor');
+    expect(await codeOf(registry.listWorkers({ limit: 1, cursor: `${body}.AAAAAAAAAAAAAAAAAAAAAA` }))).toBe('invalid_cursor');
+    expect(await codeOf(registry.listRuntimes({ limit: 1, cursor: next }))).toBe('invalid_cursor');
+    expect(await codeOf(registry.listWorkers({ limit: 1, cursor: next }))).toBe('ok');
+    // The cursor is checked before the runtime: 400 wins over 404 (SPEC §6).
+    expect(await codeOf(registry.listRuntimeWorkers('missing', { limit: 1, cursor: next }))).toBe('invalid_cursor');
   });
 
   it('isolates a failing source in aggregate lists and bounds diagnostics to 16', async () => {
-    const failing: RuntimeSource = { ...readOnlySource('bad'), listWorkers: async () => Promise.reject(new Error('/secret/path')) };
+    const failing: RuntimeSource = { ...(await readOnlySource('bad')), listWorkers: async () => Promise.reject(new Error('/secret/path')) };
     const noisy: RuntimeSource = {
-      ...readOnlySource('noisy', ['n1']),
-      listWorkers: async () => ({ items: [], diagnostics: Array.from({ length: 40 }, (_, i) => ({ code: `d${i}`, severity: 'info' as const, message: 'm' })) }),
+      ...(await readOnlySource('noisy', ['n1'])),
+      listWorkers: async () => ({ items: [], next: null, diagnostics: Array.from({ length: 40 }, (_, i) => ({ code: `d${i}`, severity: 'info' as const, message: 'm' })) }),
     };
-    const registry = new RegistryService([failing, noisy, readOnlySource('ok', ['o1'])]);
-    const result = await registry.listWorkers(10);
-    expect(result.items.map((w) => w.worker_id)).toEqual(['o1']);
+    const registry = registryOf([failing, noisy, await readOnlySource('ok', ['o1'])]);
+    const result = await registry.listWorkers({ limit: 10 });
+    expect(result.items.map((w) => w.workerId)).toEqual(['o1']);
     expect(result.diagnostics).toHaveLength(16);
     expect(result.diagnostics[0]).toEqual({ code: 'runtime_unavailable', severity: 'error', message: 'Runtime bad could not be read' });
     expect(result.diagnostics[15].code).toBe('diagnostics_truncated');
@@ -90,16 +130,8 @@ describe('RegistryService', () => {
   });
 
   it('finds the owner of a host id, and unknown_host otherwise', async () => {
-    const registry = new RegistryService([readOnlySource('a', ['a1']), readOnlySource('b', ['b1'])]);
-    expect((await registry.listHostWorkers('host-of-b', 10)).items.map((w) => w.worker_id)).toEqual(['b1']);
-    expect(await codeOf(registry.listHostWorkers('host-of-nobody', 10))).toBe('unknown_host');
-  });
-
-  it('gives a list version only when every source can tell (never caching what cannot be invalidated)', async () => {
-    const embedded = embeddedSource();
-    expect(await new RegistryService([embedded]).workersVersion()).toBe('embedded-worker-runtime=0');
-    expect(await new RegistryService([embedded, readOnlySource('no-version')]).workersVersion()).toBeUndefined();
-    const failing: RuntimeSource = { ...readOnlySource('v'), listVersion: () => Promise.reject(new Error('x')) };
-    expect(await new RegistryService([failing]).workersVersion()).toBeUndefined();
+    const registry = registryOf([await readOnlySource('a', ['a1']), await readOnlySource('b', ['b1'])]);
+    expect((await registry.listHostWorkers('host-of-b', { limit: 10 })).items.map((w) => w.workerId)).toEqual(['b1']);
+    expect(await codeOf(registry.listHostWorkers('host-of-nobody', { limit: 10 }))).toBe('unknown_host');
   });
 });

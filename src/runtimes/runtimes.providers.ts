@@ -40,7 +40,12 @@ export function createWorkerRuntime(config: AppConfig, store: WorkerStore): Work
 export function createRuntimeSources(config: AppConfig, runtime: WorkerRuntime, log: EventLog): RuntimeSource[] {
   return [
     new EmbeddedSource(runtime, log, config.workspaceId),
-    new LocalSource({ workspaceId: config.workspaceId, workspaceRoot: config.workspaceRoot, dataDir: config.dataDir }),
+    new LocalSource({
+      workspaceId: config.workspaceId,
+      workspaceRoot: config.workspaceRoot,
+      dataDir: config.dataDir,
+      scanner: { deadlineMs: config.localScanDeadlineMs },
+    }),
   ];
 }
 

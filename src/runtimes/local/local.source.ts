@@ -2,8 +2,16 @@ import { arch, platform } from 'node:os';
 import { diagnostic, type Diagnostic } from '../../common/dto/diagnostic.dto';
 import { derivePublicId, toDisplayLabel } from '../../common/ids/public-id';
 import type { HostRecord, Page, PageRequest, RuntimeCapabilities, RuntimeRecord, RuntimeSource, WorkerCapabilities, WorkerRecord } from '../runtime-source';
+import { RuntimeSourceError } from '../runtime-source.errors';
 import { LOCAL_RUNTIME_ID } from '../runtimes.constants';
-import { type LocalWorkerRecord, MAX_SCANNED_ENTRIES, MetadataScanner } from './metadata-scanner';
+import {
+  type LocalWorkerRecord,
+  localRecordsUnavailable,
+  MAX_SCANNED_ENTRIES,
+  MetadataScanner,
+  type MetadataScannerOptions,
+  WRONG_TYPE,
+} from './metadata-scanner';
 
 export interface LocalSourceOptions {
   workspaceId: string;
@@ -11,6 +19,8 @@ export interface LocalSourceOptions {
   workspaceRoot: string;
   /** Internal: where `pods/` lives, never projected. */
   dataDir: string;
+  /** Scanner knobs (deadline, fs calls in flight …); defaults otherwise. */
+  scanner?: Partial<MetadataScannerOptions>;
 }
 
 const WORKER_PREFIX = 'local-worker';
@@ -31,7 +41,8 @@ const WORKER_CAPABILITIES: WorkerCapabilities = Object.freeze({
  * Read-only projection of the metadata records that worker processes on this
  * machine leave on disk (SPEC §7). It lists and describes them; it defines no
  * spawn, input or transcript operation, so the registry answers those with
- * `501 capability_unsupported`.
+ * `501 capability_unsupported`. Every scan has a deadline: past it the
+ * source answers `degraded` with what it could read, never later.
  */
 export class LocalSource implements RuntimeSource {
   readonly runtimeId = LOCAL_RUNTIME_ID;
@@ -41,7 +52,7 @@ export class LocalSource implements RuntimeSource {
 
   constructor(options: LocalSourceOptions) {
     this.hostId = derivePublicId('local', options.workspaceId);
-    this.scanner = new MetadataScanner(options.dataDir, options.workspaceRoot);
+    this.scanner = new MetadataScanner(options.dataDir, options.workspaceRoot, options.scanner);
     this.caps = Object.freeze({
       canListHosts: true,
       canListWorkers: true,
@@ -71,7 +82,8 @@ export class LocalSource implements RuntimeSource {
   }
 
   async summary(): Promise<RuntimeRecord> {
-    const present = await this.scanner.dataDirPresent();
+    const dataDir = await this.scanner.dataDirStatus();
+    const present = dataDir === 'present';
     return {
       runtimeId: this.runtimeId,
       label: 'Local worker processes',
@@ -84,19 +96,19 @@ export class LocalSource implements RuntimeSource {
       },
       hostIds: [this.hostId],
       capabilities: present ? this.caps : { ...this.caps, localPodInspection: 'unavailable' },
-      diagnostics: present ? [] : [dataDirMissing()],
+      diagnostics: present ? [] : [dataDir === 'absent' ? dataDirMissing() : localRecordsUnavailable()],
     };
   }
 
-  async listHosts(): Promise<{ items: HostRecord[]; diagnostics: [] }> {
-    const scan = await this.scanner.scan();
+  async listHosts(): Promise<{ items: HostRecord[]; diagnostics: Diagnostic[] }> {
+    const scan = await this.scanner.scan({ limit: MAX_SCANNED_ENTRIES });
     const lastSeen = scan.records.reduce((max, r) => Math.max(max, r.mtimeMs), -Infinity);
     const host: HostRecord = {
       runtimeId: this.runtimeId,
       hostId: this.hostId,
       label: 'Local worker host',
       kind: 'local-worker-host',
-      status: scan.dataDirPresent ? 'available' : 'degraded',
+      status: scan.dataDirPresent && scan.status === 'ok' ? 'available' : 'degraded',
       observedAt: Date.now(),
       lastSeenAt: Number.isFinite(lastSeen) ? lastSeen : null,
       capabilities: scan.dataDirPresent ? this.caps : { ...this.caps, localPodInspection: 'unavailable' },
@@ -105,27 +117,29 @@ export class LocalSource implements RuntimeSource {
     return { items: [host], diagnostics: [] };
   }
 
+  /**
+   * Records in directory-name byte order, at most 256 entries read per page;
+   * the position is the last name the scan covered (hex), so paging reaches
+   * every record however many there are.
+   */
   async listWorkers(page: PageRequest & { hostId?: string }): Promise<Page<WorkerRecord>> {
     if (page.hostId !== undefined && page.hostId !== this.hostId) return { items: [], diagnostics: [], next: null };
-    const scan = await this.scanner.scan();
-    // Records come in directory-name byte order; a position is the last name listed (hex).
     const after = page.after === undefined ? undefined : Buffer.from(page.after, 'hex');
-    const remaining = after === undefined ? scan.records : scan.records.filter((r) => Buffer.compare(r.dirName, after) > 0);
-    const chosen = remaining.slice(0, page.limit);
+    const scan = await this.scanner.scan({ after, limit: Math.min(page.limit, MAX_SCANNED_ENTRIES) });
     return {
-      items: chosen.map((r) => this.toWorkerRecord(r)),
-      diagnostics: [...scan.diagnostics],
-      next: remaining.length > chosen.length ? chosen[chosen.length - 1].dirName.toString('hex') : null,
+      items: scan.records.map((r) => this.toWorkerRecord(r)),
+      diagnostics: scan.diagnostics,
+      next: scan.hasMore && scan.lastName ? scan.lastName.toString('hex') : null,
     };
   }
 
   async getWorker(workerId: string): Promise<WorkerRecord | undefined> {
     // Ids of other shapes cannot be ours: answer without touching the disk.
     if (!workerId.startsWith(`${WORKER_PREFIX}-`)) return undefined;
-    const scan = await this.scanner.scan();
-    for (const record of scan.records) {
-      if (derivePublicId(WORKER_PREFIX, record.dirName) === workerId) return this.toWorkerRecord(record);
-    }
+    const found = await this.scanner.findByWorkerId(workerId);
+    if (found.record) return this.toWorkerRecord(found.record);
+    // Not found within the deadline is not "does not exist": say the records cannot be read now (503).
+    if (found.status === 'degraded') throw new RuntimeSourceError(localRecordsUnavailable(), new Error('local lookup missed its deadline'), true);
     return undefined;
   }
 
@@ -142,11 +156,10 @@ export class LocalSource implements RuntimeSource {
 
     let state: 'active' | 'metadata_only' = 'metadata_only';
     let status = 'metadata_only';
-    if (record.active !== null && typeof record.active === 'object' && !Array.isArray(record.active)) {
+    if (record.active === 'segment' || record.active === 'pending_segment') {
       state = 'active';
-      const segment = (record.active as Record<string, unknown>).segment_id;
-      status = typeof segment === 'string' && segment !== '' ? 'active:segment' : 'active:pending_segment';
-    } else if (record.hasActive && record.active !== null) {
+      status = record.active === 'segment' ? 'active:segment' : 'active:pending_segment';
+    } else if (record.active === 'wrong_type') {
       diagnostics.push(fieldIgnored('active', 'the worker is shown as metadata_only'));
     }
     return {
@@ -178,13 +191,12 @@ function fieldIgnored(field: string, consequence: string): Diagnostic {
   return diagnostic('local_metadata_field_ignored', 'warning', `The record's ${field} has an unexpected type; ${consequence}`);
 }
 
-/** Manifest hints are display values: sanitized like labels, null when absent or unusable. */
-function hint(value: unknown, field: string, diagnostics: Diagnostic[]): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') {
+/** Manifest hints are display values (the scanner already made them display-safe); null when absent or unusable. */
+function hint(value: string | typeof WRONG_TYPE | null, field: string, diagnostics: Diagnostic[]): string | null {
+  if (value === null) return null;
+  if (value === WRONG_TYPE) {
     diagnostics.push(fieldIgnored(field, `${field === 'role' ? 'role' : 'profile'} is shown as null`));
     return null;
   }
-  const label = toDisplayLabel(value, '');
-  return label === '' ? null : label;
+  return value === '' ? null : value;
 }
