@@ -1,9 +1,10 @@
-import { EmbeddedWorkerRuntime } from '../src/runtimes/embedded/embedded-worker-runtime';
-import { MemoryEmbeddedRuntimeStore } from '../src/runtimes/embedded/store/memory-runtime.store';
+import { WorkerRuntime } from '../src/runtimes/embedded/worker-runtime';
+import { SqliteWorkerStore } from '../src/store/sqlite/sqlite-worker.store';
 
 /**
  * Run with --expose-gc. Measures heap and RSS growth of the embedded runtime
- * (memory store) per idle worker and per transcript item, after full GCs.
+ * (memory store: SQLite's in-memory database) per idle worker and per
+ * transcript item, after full GCs.
  */
 declare const gc: () => void;
 
@@ -19,18 +20,23 @@ async function main(): Promise<void> {
   const itemBytes = 100;
   const intent = { intent: { kind: 'workspace_companion' as const }, acceptance: { kind: 'run_accepted' as const, expected_segments: 0 } };
 
-  const rt1 = new EmbeddedWorkerRuntime({ store: new MemoryEmbeddedRuntimeStore('bench'), maxWorkers: workers + 10, provider: { name: 'p', credential: null } });
+  const memoryStore = async () => {
+    const store = new SqliteWorkerStore({ file: null, identity: 'memory:bench' });
+    await store.init();
+    return store;
+  };
+  const rt1 = new WorkerRuntime({ store: await memoryStore(), maxWorkers: workers + 10, executionEnabled: false, queueLimit: 32 });
   const before = settle();
   for (let i = 0; i < workers; i++) await rt1.createWorker(intent);
   const after = settle();
 
-  const rt2 = new EmbeddedWorkerRuntime({ store: new MemoryEmbeddedRuntimeStore('bench'), maxWorkers: 10, provider: { name: 'p', credential: null } });
+  const rt2 = new WorkerRuntime({ store: await memoryStore(), maxWorkers: 10, executionEnabled: false, queueLimit: 32 });
   const created = await rt2.createWorker(intent);
   if (created.outcome !== 'accepted') throw new Error('create failed');
   const id = created.worker.workerId;
   const beforeItems = settle();
   // Contents as the API receives them: flat strings fresh from JSON.parse (padStart alone may build cons-strings).
-  for (let i = 0; i < items; i++) await rt2.sendInput(id, { kind: 'user', content: JSON.parse(`"${`${i}`.padStart(itemBytes, 'x')}"`) });
+  for (let i = 0; i < items; i++) await rt2.acceptInput(id, { kind: 'user', content: JSON.parse(`"${`${i}`.padStart(itemBytes, 'x')}"`), onBusy: 'enqueue' });
   const afterItems = settle();
 
   process.stdout.write(
@@ -42,7 +48,7 @@ async function main(): Promise<void> {
       itemBytes,
       heapPerItem: (afterItems.heap - beforeItems.heap) / items,
       rssPerItem: (afterItems.rss - beforeItems.rss) / items,
-      keep: [rt1.limits, rt2.limits].length,
+      keep: [rt1.maxWorkers, rt2.maxWorkers].length,
     })}\n`,
   );
 }

@@ -14,7 +14,7 @@ export function serializeOpenApi(document: unknown): string {
 }
 
 async function main(): Promise<void> {
-  const app = await createApp(loadAppConfig({ WORKSPACE_DATA_DIR: '/nonexistent' } as NodeJS.ProcessEnv), { logLevels: ['error'] });
+  const app = await createApp(loadAppConfig({ WORKSPACE_DATA_DIR: '/nonexistent', RUNTIME_STORE_URL: 'memory:openapi' } as NodeJS.ProcessEnv), { logLevels: ['error'] });
   const document = buildOpenApiDocument(app);
   await app.close();
   const target = join(__dirname, '..', '..', 'openapi.json');

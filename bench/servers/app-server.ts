@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { createApp } from '../../src/app.factory';
 import { loadAppConfig } from '../../src/config/app-config';
-import { EmbeddedWorkerRuntime } from '../../src/runtimes/embedded/embedded-worker-runtime';
+import { WorkerRuntime } from '../../src/runtimes/embedded/worker-runtime';
 
 /**
  * The real application for the benchmarks, in its own process, listening on
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const app = await createApp(loadAppConfig(process.env), { logLevels: ['error'] });
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as { port: number }).port;
-  const runtime = app.get(EmbeddedWorkerRuntime);
+  const runtime = app.get(WorkerRuntime);
   const intent = { intent: { kind: 'workspace_companion' as const }, acceptance: { kind: 'run_accepted' as const, expected_segments: 0 } };
   const create = async () => {
     const r = await runtime.createWorker(intent);
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const bytes = seed.contentBytes ?? 100;
   for (const length of seed.transcripts ?? []) {
     const id = await create();
-    for (let i = 0; i < length; i++) await runtime.sendInput(id, { kind: 'user', content: `${i}`.padStart(bytes, 'x') });
+    for (let i = 0; i < length; i++) await runtime.acceptInput(id, { kind: 'user', content: `${i}`.padStart(bytes, 'x'), onBusy: 'enqueue' });
     transcripts[String(length)] = id;
   }
   process.stdout.write(`${JSON.stringify({ port, workers, transcripts })}\n`);

@@ -143,14 +143,22 @@ export class WorkerRuntime {
   /**
    * Stops a worker: its running run and queued runs are cancelled, and it
    * takes no more input. Idempotent: stopping a stopped worker changes
-   * nothing and emits nothing (so idle stops racing on several instances
-   * stop it once).
+   * nothing and emits nothing.
    */
-  stopWorker(workerId: string, reason: string | null, onlyIfIdleBefore?: number): Promise<StoredWorker | undefined> {
+  async stopWorker(workerId: string, reason: string | null): Promise<StoredWorker | undefined> {
+    return (await this.stop(workerId, reason))?.worker;
+  }
+
+  /** `changed` says whether this call stopped it (only one of several racing calls does). */
+  private stop(workerId: string, reason: string | null, onlyIfIdleBefore?: number): Promise<{ worker: StoredWorker; changed: boolean } | undefined> {
     return this.store.write(async (tx) => {
       const worker = await tx.lockWorker(workerId);
-      if (!worker || worker.state === 'stopped') return worker;
-      if (onlyIfIdleBefore !== undefined && (worker.currentRunId !== null || worker.queuedRuns > 0 || worker.lastActivityAtMs >= onlyIfIdleBefore)) return worker;
+      if (!worker) return undefined;
+      if (worker.state === 'stopped') return { worker, changed: false };
+      // An idle stop re-checks idleness under the lock: an input or run since the sweep read it wins.
+      if (onlyIfIdleBefore !== undefined && (worker.currentRunId !== null || worker.queuedRuns > 0 || worker.lastActivityAtMs >= onlyIfIdleBefore)) {
+        return { worker, changed: false };
+      }
       const at = this.now();
       await cancelAllRuns(tx, worker, at);
       worker.state = 'stopped';
@@ -159,7 +167,7 @@ export class WorkerRuntime {
       tx.appendEvent(worker, { kind: 'worker.state_changed', data: { state: 'stopped', reason } }, at);
       await tx.saveWorker(worker);
       await tx.setLiveWorkerCount((await tx.lockLiveWorkerCount()) - 1);
-      return worker;
+      return { worker, changed: true };
     });
   }
 
@@ -181,15 +189,18 @@ export class WorkerRuntime {
     });
   }
 
-  /** Workers idle (no run, no queued run, no input) since before `now - idleMs` are stopped with reason `idle`. */
+  /**
+   * Workers idle (no run, no queued run, no input) since before
+   * `now - idleMs` are stopped with reason `idle`. Safe on every instance at
+   * once: each worker is stopped by exactly one call. Returns how many this
+   * call stopped.
+   */
   async stopIdleWorkers(idleMs: number, batch = 100): Promise<number> {
     const cutoff = this.now() - idleMs;
     const candidates = await this.store.read((q) => q.idleWorkers(cutoff, batch));
     let stopped = 0;
     for (const candidate of candidates) {
-      const before = candidate.state;
-      const after = await this.stopWorker(candidate.workerId, 'idle', cutoff);
-      if (after && before !== 'stopped' && after.state === 'stopped' && after.stopReason === 'idle') stopped++;
+      if ((await this.stop(candidate.workerId, 'idle', cutoff))?.changed) stopped++;
     }
     return stopped;
   }
@@ -213,13 +224,14 @@ export class WorkerRuntime {
         if (worker.queuedRuns >= this.options.queueLimit) throw new OperationRefusedError('worker_queue_full', 1);
       }
       const at = this.now();
+      // The interrupted run ends first, so its truncated reply sits before the input that interrupted it.
+      if (startsRun && input.onBusy === 'interrupt' && worker.currentRunId !== null) {
+        const running = await tx.getRun(worker.currentRunId);
+        if (running && running.state === 'running') await endRun(tx, worker, running, { state: 'cancelled' }, at);
+      }
       const { item } = await appendItem(tx, worker, { role: input.kind, content: input.content, runId: null, truncated: false }, { kind: 'worker.input_accepted' }, at);
       let run: StoredRun | null = null;
       if (startsRun) {
-        if (input.onBusy === 'interrupt' && worker.currentRunId !== null) {
-          const running = await tx.getRun(worker.currentRunId);
-          if (running && running.state === 'running') await endRun(tx, worker, running, { state: 'cancelled' }, at);
-        }
         // `interrupt` runs next, ahead of runs already queued; the others queue behind them.
         const queueKey = input.onBusy === 'interrupt' ? worker.queueFront-- : worker.queueBack++;
         run = await tx.insertRun({
