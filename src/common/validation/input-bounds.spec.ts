@@ -147,6 +147,9 @@ describe('scanJsonBounds (raw bytes, before JSON.parse)', () => {
       longString: `{"a":"${'x'.repeat(MiB - 10)}"}`,
       deep: `{"a":${'['.repeat(MiB - 10)}`,
       wide: `{"a":[${'0,'.repeat(MiB / 2 - 10)}0]}`,
+      // Separators are not values: without a stop at the first misplaced one, each would cost a step.
+      commas: `{"a":1${','.repeat(MiB - 10)}}`,
+      colons: `{"a"${':'.repeat(MiB - 10)}1}`,
     };
     for (const [name, text] of Object.entries(shapes)) {
       const bytes = Buffer.from(text);
