@@ -37,6 +37,20 @@ describe('hostile input', () => {
     if (okStatuses.includes(res.status)) return;
     expect(res.status).toBeGreaterThanOrEqual(400);
     expectErrorShape(res.body, res.status, (res.body as any).error);
+    expectSafeEcho(res.body as any);
+  }
+
+  /** SPEC §13: an error echoes at most a short, control-free excerpt of what was sent. */
+  function expectSafeEcho(body: { message: string; details?: Array<{ path: string; message: string }> }): void {
+    expect(body.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(body.message.length).toBeLessThanOrEqual(250);
+    expect((body.details ?? []).length).toBeLessThanOrEqual(32);
+    for (const d of body.details ?? []) {
+      expect(d.path).toMatch(/^[A-Za-z0-9_:?.-]*…?$/);
+      expect(d.path.length).toBeLessThanOrEqual(200);
+      expect(d.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069<>/\\]/);
+      expect(d.message.length).toBeLessThanOrEqual(160);
+    }
   }
 
   const kinds = fc.constantFrom('workspace_companion', 'workspace_orchestrator', 'ticket_role', 'run_accepted', 'socket_ready', '', 'KIND', '__proto__');
@@ -147,6 +161,58 @@ describe('hostile input', () => {
         }
         const list = await t.get(`/api/workers?${q}`);
         expectSane(list, [200]);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  // Names every plain object has through its prototype, which a careless lookup takes for known fields.
+  const prototypeNames = fc.constantFrom(...Object.getOwnPropertyNames(Object.prototype));
+  const unknownKey = fc.oneof(prototypeNames, fc.string({ unit: 'binary', minLength: 1, maxLength: 300 }));
+  const KNOWN: Record<string, string[]> = {
+    create: ['intent', 'acceptance', 'requested_worker_name'],
+    intent: ['kind', 'ticket_id', 'role'],
+    acceptance: ['kind', 'expected_segments'],
+    input: ['kind', 'content'],
+  };
+  /** JSON text of `base` with `key` added to the object at `where` (spliced in as text, so `__proto__` is a real key). */
+  function withKey(base: Record<string, any>, where: string | null, key: string): string {
+    const copy = JSON.parse(JSON.stringify(base));
+    (where ? copy[where] : copy).__SPLICE__ = 1;
+    return JSON.stringify(copy).replace('"__SPLICE__":1', `${JSON.stringify(key)}:1`);
+  }
+
+  it('unknown keys, prototype-named ones included, anywhere in a valid body are 400 validation_failed and change nothing', async () => {
+    const bases = [
+      { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted', expected_segments: 0 } },
+      { intent: { kind: 'ticket_role', ticket_id: 'T1', role: 'coder' }, acceptance: { kind: 'run_accepted' }, requested_worker_name: 'n' },
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(0, 1), fc.constantFrom(null, 'intent', 'acceptance', 'input'), unknownKey, async (b, where, key) => {
+        fc.pre(!KNOWN[where ?? 'create'].includes(key));
+        const before = await state();
+        const res =
+          where === 'input'
+            ? await t.raw('POST', `${EMBEDDED}/workers/${workerId}/input`, withKey({ content: 'x' }, null, key), 'application/json')
+            : await t.raw('POST', `${EMBEDDED}/workers`, withKey(bases[b], where, key), 'application/json');
+        expectSane(res, []);
+        expect(res.status).toBe(400);
+        expect((res.body as any).error).toBe('validation_failed');
+        expect(await state()).toBe(before);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('unknown query parameters, prototype-named ones included, are 400 validation_failed on every kind of route', async () => {
+    await fc.assert(
+      fc.asyncProperty(unknownKey, fc.constantFrom('list', 'transcript', 'detail', 'health'), async (key, route) => {
+        fc.pre(!['limit', 'start'].includes(key));
+        const path = { list: '/api/workers', transcript: `${EMBEDDED}/workers/${workerId}/transcript`, detail: `${EMBEDDED}/workers/${workerId}`, health: '/api/health' }[route];
+        const res = await t.get(`${path}?${encodeURIComponent(key)}=1`);
+        expectSane(res, []);
+        expect(res.status).toBe(400);
+        expect((res.body as any).error).toBe('validation_failed');
       }),
       { numRuns: RUNS },
     );

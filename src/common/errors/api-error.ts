@@ -103,13 +103,50 @@ export class ApiError extends HttpException {
   }
 }
 
+/** Client-supplied text (a key, a query parameter name) is echoed at most this long (SPEC §13). */
+export const ECHO_EXCERPT_LENGTH = 64;
+/** Identifiers are echoed up to their full legal length (SPEC §5). */
+const ID_ECHO_LENGTH = 120;
+/** Longest validation message sent; messages are ours or class-validator's, with at most a property name in them. */
+export const MAX_MESSAGE_LENGTH = 160;
+
 /**
- * Makes a client-supplied value safe to echo: at most 120 characters, and only
- * identifier characters (anything else becomes `?`), so no markup, control
- * character or path separator is ever reflected.
+ * Makes a client-supplied value safe to echo: at most `maxLength` UTF-16 units
+ * of it (120 by default: SPEC §5 for ids), and only identifier characters
+ * (anything else, a lone surrogate included, becomes `?`), so no markup,
+ * control character, escape sequence or path separator is ever reflected.
+ * The input is cut before it is looked at, so a huge value costs nothing more.
  */
-export function safeEcho(value: string): string {
-  return Array.from(value.slice(0, 120))
-    .map((ch) => (/^[A-Za-z0-9_:-]$/.test(ch) ? ch : '?'))
-    .join('');
+export function safeEcho(value: string, maxLength = ID_ECHO_LENGTH): string {
+  return value.slice(0, maxLength).replace(/[^A-Za-z0-9_:-]/gu, '?');
+}
+
+/**
+ * A short safe excerpt of a client-supplied name (a field or query parameter
+ * name, which becomes a validation `path`): `safeEcho` cut to
+ * ECHO_EXCERPT_LENGTH, with `…` when something was cut off.
+ */
+export function safeExcerpt(value: string, maxLength = ECHO_EXCERPT_LENGTH): string {
+  const safe = safeEcho(value, maxLength);
+  return value.length > maxLength ? `${safe}…` : safe;
+}
+
+// ANSI/VT escape sequences (CSI and OSC), removed whole so no `[31m` residue remains.
+const ESCAPE_SEQUENCE = /\u001b(?:\[[0-?]*[ -/]*[@-~]?|\][^\u0007\u001b]*(?:\u0007|\u001b\\)?)?|\u009b[0-?]*[ -/]*[@-~]?/g;
+// Control (Cc), format (Cf: bidi overrides, zero-width), separator (Zl, Zp), lone surrogates, markup and path separators.
+const UNSAFE_IN_TEXT = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}<>&/\\]/gu;
+
+/**
+ * Makes a message that may carry client-supplied text safe to send: escape
+ * sequences removed, control, format and separator characters, markup and
+ * path separators shown as `?`, at most `maxLength` UTF-16 units (`…` when
+ * cut). Spaces and punctuation stay, so our own messages read as written.
+ */
+export function safeText(text: string, maxLength = MAX_MESSAGE_LENGTH): string {
+  // Cut first (with room for escape sequences that will be removed), so the cost is bounded whatever the input.
+  const clean = text.slice(0, maxLength * 4).replace(ESCAPE_SEQUENCE, '').replace(UNSAFE_IN_TEXT, '?');
+  if (clean.length <= maxLength && text.length <= maxLength * 4) return clean;
+  const cut = clean.slice(0, maxLength - 1);
+  // Do not leave half a surrogate pair at the end.
+  return `${/[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut}…`;
 }

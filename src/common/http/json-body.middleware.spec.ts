@@ -1,4 +1,8 @@
-import { checkBodyShape, MAX_BODY_DEPTH } from './json-body.middleware';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import request from 'supertest';
+import { ApiError } from '../errors/api-error';
+import { INPUT_BOUNDS } from '../validation/input-bounds';
+import { checkBodyShape, jsonBodyMiddleware, MAX_BODY_BYTES, MAX_BODY_DEPTH, verifyBodyBytes } from './json-body.middleware';
 
 describe('checkBodyShape', () => {
   it('accepts ordinary bodies', () => {
@@ -17,5 +21,89 @@ describe('checkBodyShape', () => {
   it('refuses prototype-polluting keys at any depth', () => {
     expect(checkBodyShape(JSON.parse('{"a":{"__proto__":{"x":1}}}'))).toMatch(/forbidden/);
     expect(checkBodyShape({ a: [{ constructor: 1 }] })).toMatch(/forbidden/);
+  });
+
+  it('applies every input bound with a fixed message', () => {
+    expect(checkBodyShape({ a: Array(INPUT_BOUNDS.maxArrayLength + 1).fill(0) })).toBe(`an array in the body has more than ${INPUT_BOUNDS.maxArrayLength} items`);
+    expect(checkBodyShape(Object.fromEntries(Array.from({ length: INPUT_BOUNDS.maxKeysPerObject + 1 }, (_, i) => [`k${i}`, 0])))).toMatch(/more than 64 fields/);
+  });
+});
+
+describe('verifyBodyBytes', () => {
+  const verify = (text: string, encoding: string | null = 'utf-8') => verifyBodyBytes(undefined, undefined, Buffer.from(text), encoding);
+
+  it('lets UTF-8 bodies within the bounds through', () => {
+    expect(() => verify('{"content":"x"}')).not.toThrow();
+    expect(() => verify('{"content":"x"}', 'utf8')).not.toThrow();
+  });
+
+  it('refuses other charsets (the bounds scan reads UTF-8)', () => {
+    for (const charset of ['utf-16le', 'utf-16', 'utf-32', 'latin1']) {
+      expect(() => verify('{}', charset)).toThrow(expect.objectContaining({ type: 'charset.unsupported' }));
+    }
+  });
+
+  it('refuses a body past the bounds before it is parsed', () => {
+    expect(() => verify(`{"a":[${'0,'.repeat(500_000)}0]}`)).toThrow(expect.objectContaining({ type: 'entity.bounds.exceeded', violation: 'array' }));
+  });
+});
+
+describe('jsonBodyMiddleware over HTTP', () => {
+  const app = express();
+  app.use(jsonBodyMiddleware());
+  app.post('/', (req: Request, res: Response) => res.json({ ok: true, keys: Object.keys(req.body as object) }));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof ApiError) res.status(err.body.statusCode).json(err.body);
+    else res.status(500).json({ unexpected: String(err) });
+  });
+  const post = (body: string | Buffer, type = 'application/json') => request(app).post('/').set('content-type', type).send(body);
+
+  it('parses an ordinary body', async () => {
+    const res = await post('{"content":"x"}');
+    expect(res.body).toEqual({ ok: true, keys: ['content'] });
+  });
+
+  it.each([
+    ['half a million nested arrays', `{"a":${'['.repeat(500_000)}${']'.repeat(500_000)}}`, 'body nests deeper than 16 levels'],
+    ['half a million array items', `{"a":[${'0,'.repeat(500_000)}0]}`, `an array in the body has more than ${INPUT_BOUNDS.maxArrayLength} items`],
+    ['90,000 keys', `{${Array.from({ length: 90_000 }, (_, i) => `"k${i}":0`).join(',')}}`, `an object in the body has more than ${INPUT_BOUNDS.maxKeysPerObject} fields`],
+    ['a BOM before 90,000 keys', `\ufeff{${Array.from({ length: 90_000 }, (_, i) => `"k${i}":0`).join(',')}}`, `an object in the body has more than ${INPUT_BOUNDS.maxKeysPerObject} fields`],
+    ['a top-level array', `[${'0,'.repeat(1000)}0]`, 'body must be a JSON object'],
+    ['an escaped __proto__', '{"\\u005f_proto__":{"polluted":1}}', 'body contains a forbidden property name'],
+  ])('refuses %s with 400 validation_failed and a fixed detail', async (_name, body, message) => {
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_BODY_BYTES);
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('validation_failed');
+    expect(res.body.details).toEqual([{ path: 'body', message }]);
+  });
+
+  it('never hands a body past the bounds to JSON.parse (parsing alone can take 100 ms)', async () => {
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      for (const body of [`{"a":${'['.repeat(500_000)}}`, `{"a":[${Array.from({ length: 75_000 }, (_, i) => `{"m${i}":0}`).join(',')}]}`]) {
+        const res = await post(body);
+        expect(res.status).toBe(400);
+      }
+      const parsedBodies = parse.mock.calls.filter(([text]) => typeof text === 'string' && text.length > 100_000);
+      expect(parsedBodies).toHaveLength(0);
+      // …whereas a body within the bounds is parsed as usual.
+      expect((await post(`{"content":"${'x'.repeat(200_000)}"}`)).status).toBe(200);
+      expect(parse.mock.calls.filter(([text]) => typeof text === 'string' && text.length > 100_000)).toHaveLength(1);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('refuses a UTF-16 body with 415 (not read past the charset)', async () => {
+    const res = await post(Buffer.from('{"content":"x"}', 'utf16le'), 'application/json; charset=utf-16le');
+    expect(res.status).toBe(415);
+    expect(res.body.error).toBe('unsupported_media_type');
+  });
+
+  it('still says invalid JSON without quoting the parser', async () => {
+    const res = await post('{"a":1,,}');
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual([{ path: 'body', message: 'body is not valid JSON' }]);
   });
 });

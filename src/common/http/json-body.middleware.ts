@@ -1,42 +1,58 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
 import { ApiError } from '../errors/api-error';
+import { boundMessage, checkValueBounds, INPUT_BOUNDS, type InputBounds, scanJsonBounds, type BoundViolation } from '../validation/input-bounds';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Deeper bodies are refused before validation: no DTO nests this deep, and deep input can exhaust the stack. */
-export const MAX_BODY_DEPTH = 16;
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+export const MAX_BODY_DEPTH = INPUT_BOUNDS.maxDepth;
 
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 
-/** Iterative, so a hostile body cannot overflow the stack while being checked. */
-export function checkBodyShape(value: unknown): string | null {
-  const stack: Array<{ v: unknown; depth: number }> = [{ v: value, depth: 1 }];
-  while (stack.length > 0) {
-    const { v, depth } = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth > MAX_BODY_DEPTH) return `body nests deeper than ${MAX_BODY_DEPTH} levels`;
-    if (Array.isArray(v)) {
-      for (const item of v) stack.push({ v: item, depth: depth + 1 });
-    } else {
-      for (const key of Object.keys(v)) {
-        if (FORBIDDEN_KEYS.has(key)) return 'body contains a forbidden property name';
-        stack.push({ v: (v as Record<string, unknown>)[key], depth: depth + 1 });
-      }
-    }
+/**
+ * Checks a parsed body against the input bounds and the forbidden keys
+ * (`__proto__`, `constructor`, `prototype`): the refusal's message, or null.
+ * Iterative, so a hostile body cannot overflow the stack while being checked.
+ */
+export function checkBodyShape(value: unknown, bounds: InputBounds = INPUT_BOUNDS): string | null {
+  const violation = checkValueBounds(value, bounds);
+  return violation ? boundMessage(violation, 'body', bounds) : null;
+}
+
+/** Thrown from body-parser's `verify` hook; body-parser passes it on with our `type`. */
+class BodyRefusal extends Error {
+  constructor(
+    readonly type: 'charset.unsupported' | 'entity.bounds.exceeded',
+    readonly violation?: BoundViolation,
+  ) {
+    super(type);
   }
-  return null;
+}
+
+/**
+ * Runs on the raw bytes, after the size limit and before JSON.parse: only
+ * UTF-8 is read (RFC 8259 §8.1; the bounds scan relies on it), and a body
+ * past the input bounds is refused without being parsed, because parsing
+ * alone can take longer than the whole request may (SPEC §13).
+ */
+export function verifyBodyBytes(_req: unknown, _res: unknown, bytes: Buffer, encoding: string | null): void {
+  if (encoding !== null && encoding !== 'utf-8' && encoding !== 'utf8') throw new BodyRefusal('charset.unsupported');
+  const violation = scanJsonBounds(bytes);
+  if (violation) throw new BodyRefusal('entity.bounds.exceeded', violation);
 }
 
 /**
  * Replaces Nest's default body parser (the app is created with
  * `bodyParser: false`) so that SPEC §6's first rules hold on every route:
  * a body over 1 MiB is 413 before parsing (by Content-Length, or as soon as the
- * stream passes the limit), a request whose body is not application/json is
- * 415, and invalid JSON is a 400 that does not quote the parser's message.
+ * stream passes the limit), a request whose body is not application/json
+ * (or not UTF-8) is 415, and invalid JSON is a 400 that does not quote the
+ * parser's message. The body's shape is bounded twice: on the raw bytes
+ * before JSON.parse (`verifyBodyBytes`), and on the parsed value
+ * (`checkBodyShape`, which also refuses the forbidden keys).
  */
 export function jsonBodyMiddleware(): RequestHandler {
-  const parse = express.json({ limit: MAX_BODY_BYTES, strict: true, type: () => true });
+  const parse = express.json({ limit: MAX_BODY_BYTES, strict: true, type: () => true, verify: verifyBodyBytes });
   return (req: Request, res: Response, next: NextFunction) => {
     if (!METHODS_WITH_BODY.has(req.method)) return next();
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -49,7 +65,7 @@ export function jsonBodyMiddleware(): RequestHandler {
     parse(req, res, (err?: unknown) => {
       if (err) return next(toBodyError(err));
       if (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
-        return next(ApiError.validationFailed([{ path: 'body', message: 'body must be a JSON object' }]));
+        return next(ApiError.validationFailed([{ path: 'body', message: boundMessage('not_object', 'body') }]));
       }
       const problem = checkBodyShape(req.body);
       if (problem) return next(ApiError.validationFailed([{ path: 'body', message: problem }]));
@@ -59,6 +75,9 @@ export function jsonBodyMiddleware(): RequestHandler {
 }
 
 function toBodyError(err: unknown): ApiError {
+  if (err instanceof BodyRefusal && err.violation) {
+    return ApiError.validationFailed([{ path: 'body', message: boundMessage(err.violation, 'body') }]);
+  }
   const type = (err as { type?: unknown }).type;
   switch (type) {
     case 'entity.too.large':

@@ -1,11 +1,20 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
-import { ApiError, type ApiErrorCode, type ValidationDetail } from '../errors/api-error';
+import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ApiError, type ApiErrorCode, safeExcerpt, safeText, type ValidationDetail } from '../errors/api-error';
+import { boundMessage, checkValueBounds } from '../validation/input-bounds';
+import { findUnknownFields, knownShapeOf } from '../validation/known-keys';
 
 /** At most this many validation details are returned (hostile bodies can produce thousands). */
-const MAX_DETAILS = 32;
+export const MAX_DETAILS = 32;
 
 /** Context key a constraint can set to replace `validation_failed` with its own code. */
 export const ERROR_CODE_CONTEXT = 'errorCode';
+
+export const UNKNOWN_FIELD_MESSAGE = 'unknown field';
+export const UNKNOWN_QUERY_PARAMETER_MESSAGE = 'unknown query parameter';
+export const QUERY_VALUE_MESSAGE = 'query parameter must be given once, as a single value';
+
+/** class-validator's constraint names whose message names an unknown (client-chosen) property. */
+const WHITELIST_CONSTRAINT = 'whitelistValidation';
 
 interface Leaf {
   path: string;
@@ -16,10 +25,15 @@ interface Leaf {
 function flatten(errors: readonly ValidationError[], parent: string, out: Leaf[]): void {
   for (const error of errors) {
     if (out.length >= MAX_DETAILS) return;
-    const path = parent ? `${parent}.${error.property}` : error.property;
+    // A segment is a DTO property, an array index or, for an unknown field, the client's key: always cut short and made safe.
+    const segment = safeExcerpt(String(error.property));
+    const path = parent ? `${parent}.${segment}` : segment;
     for (const [name, message] of Object.entries(error.constraints ?? {})) {
+      if (out.length >= MAX_DETAILS) return;
       const code = (error.contexts?.[name] as Record<string, unknown> | undefined)?.[ERROR_CODE_CONTEXT];
-      out.push({ path, message, code: typeof code === 'string' ? code : undefined });
+      // The whitelist message repeats the key as sent; the path already names it, made safe.
+      const text = name === WHITELIST_CONSTRAINT ? UNKNOWN_FIELD_MESSAGE : safeText(message);
+      out.push({ path, message: text, code: typeof code === 'string' ? code : undefined });
     }
     if (error.children?.length) flatten(error.children, path, out);
   }
@@ -44,12 +58,63 @@ export function validationErrorToApiError(errors: ValidationError[]): ApiError {
 }
 
 /**
+ * What is checked before class-transformer and class-validator run, for a
+ * body or query object bound to a DTO class (`@Body() dto: X`,
+ * `@Query() q: Y`): the input bounds (size and shape, forbidden keys), then
+ * the own-key allow-list of the DTO and its nested DTOs, and for a query that
+ * every known parameter came once, as a plain string (not repeated, not
+ * `a[b]=` nested). Returns the error to throw, or null.
+ *
+ * Exported so that a pipe or handler other than the global one can apply the
+ * same checks (e.g. a route that validates by hand).
+ */
+export function precheckInput(value: unknown, metadata: ArgumentMetadata): ApiError | null {
+  const { type, metatype, data } = metadata;
+  if ((type !== 'body' && type !== 'query') || data !== undefined || typeof metatype !== 'function') return null;
+  const shape = knownShapeOf(metatype);
+  if (!shape) return null;
+  // No value at all is Nest's to handle (it validates an empty object). A body that is not an object is
+  // refused by the body middleware already; refused here too, so the pipe holds without it.
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    return ApiError.validationFailed([{ path: type, message: type === 'body' ? boundMessage('not_object', 'body') : 'query must be a set of parameters' }]);
+  }
+  const violation = checkValueBounds(value);
+  if (violation) return ApiError.validationFailed([{ path: type, message: boundMessage(violation, type) }]);
+  const unknownMessage = type === 'query' ? UNKNOWN_QUERY_PARAMETER_MESSAGE : UNKNOWN_FIELD_MESSAGE;
+  const details: ValidationDetail[] = findUnknownFields(value, metatype, MAX_DETAILS).map((path) => ({ path, message: unknownMessage }));
+  if (type === 'query') {
+    for (const key of Object.keys(value)) {
+      if (details.length >= MAX_DETAILS) break;
+      const v = (value as Record<string, unknown>)[key];
+      if (shape.fields.has(key) && typeof v !== 'string') details.push({ path: safeExcerpt(key), message: QUERY_VALUE_MESSAGE });
+    }
+  }
+  return details.length > 0 ? ApiError.validationFailed(details) : null;
+}
+
+/**
+ * Nest's ValidationPipe with `precheckInput` in front: the work done on a
+ * request is bounded before class-transformer (quadratic in the number of
+ * keys of an object) gets the value, and unknown fields are found by an
+ * own-key allow-list rather than by class-validator's whitelist alone.
+ */
+export class BoundedValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const refused = precheckInput(value, metadata);
+    if (refused) throw refused;
+    return super.transform(value, metadata);
+  }
+}
+
+/**
  * The global ValidationPipe: unknown fields are errors (not silently dropped),
  * values are transformed into DTO instances, and nothing of the rejected value
- * is echoed back (class-validator messages name properties and constraints).
+ * is echoed back (class-validator messages name properties and constraints;
+ * paths and messages are cut short and made safe).
  */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new BoundedValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,
