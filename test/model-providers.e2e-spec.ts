@@ -501,6 +501,24 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
       expect(server.requests).toHaveLength(1);
     });
 
+    it('aborting from onRetry, before the backoff starts, rejects at once', async () => {
+      server.setDefault({ kind: 'status', status: 500, message: 'internal' });
+      const controller = new AbortController();
+      const reason = new Error('run cancelled');
+      let abortedAt = 0;
+      const outcome = await call({
+        signal: controller.signal,
+        initialBackoffMs: 20_000,
+        onRetry: () => {
+          abortedAt = Date.now();
+          controller.abort(reason);
+        },
+      });
+      expect(outcome.error).toBe(reason);
+      expect(outcome.settledAt - abortedAt).toBeLessThan(1000);
+      expect(server.requests).toHaveLength(1);
+    });
+
     it('an already aborted signal rejects with its reason without a request', async () => {
       const controller = new AbortController();
       const reason = new Error('cancelled before start');
