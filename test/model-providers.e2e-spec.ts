@@ -24,7 +24,7 @@ import { openAiBaseUrl, startFakeOpenAiServer } from './support/fake-openai-serv
 interface Flavour {
   kind: ModelProviderSettings['kind'];
   start(): Promise<FakeModelServer>;
-  baseUrl(server: FakeModelServer, prefix?: string): string;
+  baseUrl(server: Pick<FakeModelServer, 'origin'>, prefix?: string): string;
 }
 
 const FLAVOURS: Flavour[] = [
@@ -346,7 +346,7 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
       const port = await closedPort();
       const attempts: number[] = [];
       const outcome = await call({
-        provider: provider({ baseUrl: flavour.baseUrl({ origin: `http://127.0.0.1:${port}` } as FakeModelServer) }),
+        provider: provider({ baseUrl: flavour.baseUrl({ origin: `http://127.0.0.1:${port}` }) }),
         onRetry: (attempt) => attempts.push(attempt),
       });
       expectProviderError(outcome.error, 'provider_unreachable');

@@ -16,7 +16,7 @@ export function startFakeAnthropicServer(): Promise<FakeModelServer> {
 }
 
 /** The base URL a client is configured with: `<origin><prefix>` (the SDK adds `/v1/messages`). */
-export function anthropicBaseUrl(server: FakeModelServer, prefix = ''): string {
+export function anthropicBaseUrl(server: Pick<FakeModelServer, 'origin'>, prefix = ''): string {
   return `${server.origin}${prefix}`;
 }
 
