@@ -24,7 +24,7 @@ import { openAiBaseUrl, startFakeOpenAiServer } from './support/fake-openai-serv
 interface Flavour {
   kind: ModelProviderSettings['kind'];
   start(): Promise<FakeModelServer>;
-  baseUrl(server: FakeModelServer, prefix?: string): string;
+  baseUrl(server: Pick<FakeModelServer, 'origin'>, prefix?: string): string;
 }
 
 const FLAVOURS: Flavour[] = [
@@ -346,7 +346,7 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
       const port = await closedPort();
       const attempts: number[] = [];
       const outcome = await call({
-        provider: provider({ baseUrl: flavour.baseUrl({ origin: `http://127.0.0.1:${port}` } as FakeModelServer) }),
+        provider: provider({ baseUrl: flavour.baseUrl({ origin: `http://127.0.0.1:${port}` }) }),
         onRetry: (attempt) => attempts.push(attempt),
       });
       expectProviderError(outcome.error, 'provider_unreachable');
@@ -494,6 +494,24 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
             abortedAt = Date.now();
             controller.abort(reason);
           }, 50);
+        },
+      });
+      expect(outcome.error).toBe(reason);
+      expect(outcome.settledAt - abortedAt).toBeLessThan(1000);
+      expect(server.requests).toHaveLength(1);
+    });
+
+    it('aborting from onRetry, before the backoff starts, rejects at once', async () => {
+      server.setDefault({ kind: 'status', status: 500, message: 'internal' });
+      const controller = new AbortController();
+      const reason = new Error('run cancelled');
+      let abortedAt = 0;
+      const outcome = await call({
+        signal: controller.signal,
+        initialBackoffMs: 20_000,
+        onRetry: () => {
+          abortedAt = Date.now();
+          controller.abort(reason);
         },
       });
       expect(outcome.error).toBe(reason);

@@ -59,17 +59,20 @@ export async function callModel(
   } = options;
   if (!(timeoutMs > 0 && timeoutMs <= LONGEST_TIMER_MS)) throw new RangeError('timeoutMs must be between 1 and 2^31-1');
   if (!Number.isFinite(deadlineAt)) throw new RangeError('deadlineAt must be a finite epoch time in ms');
-  signal.throwIfAborted();
 
   const progress = { textDelivered: false };
   for (let attempt = 1; ; attempt++) {
+    // An abort listener added to an already aborted signal never fires: look first.
+    signal.throwIfAborted();
     if (Date.now() >= deadlineAt) throw deadlinePassed();
     try {
       const { usage } = await runAttempt(provider, messages, onText, { signal, timeoutMs, deadlineAt, progress });
       return { usage, attempts: attempt };
     } catch (error) {
-      // The caller's abort reason and errors thrown by onText are the caller's own: never retried or reclassified.
-      if (!(error instanceof ProviderError) || signal.aborted) throw error;
+      // A cancel wins over whatever the attempt ended with.
+      if (signal.aborted) throw signal.reason;
+      // Errors thrown by onText are the caller's own: never retried or reclassified.
+      if (!(error instanceof ProviderError)) throw error;
       if (progress.textDelivered || !error.retryable || attempt > maxRetries) throw error;
       const delayMs = backoffMs(error, attempt, initialBackoffMs, maxRetryAfterMs);
       // Asked to wait longer than we may (Retry-After over the cap, or past the deadline): fail now with what we know.
@@ -181,6 +184,10 @@ function backoffMs(error: ProviderError, attempt: number, initialBackoffMs: numb
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts; leaves no timer or listener behind. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const onAbort = (): void => {
       clearTimeout(timer);
       reject(signal.reason);

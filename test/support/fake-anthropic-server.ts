@@ -16,7 +16,7 @@ export function startFakeAnthropicServer(): Promise<FakeModelServer> {
 }
 
 /** The base URL a client is configured with: `<origin><prefix>` (the SDK adds `/v1/messages`). */
-export function anthropicBaseUrl(server: FakeModelServer, prefix = ''): string {
+export function anthropicBaseUrl(server: Pick<FakeModelServer, 'origin'>, prefix = ''): string {
   return `${server.origin}${prefix}`;
 }
 
@@ -54,6 +54,9 @@ export const anthropicDialect: WireDialect = {
     let index = 0;
     let thinkingOpen = false;
     let textOpen = false;
+    // The API sends one ping right after the first content block opens.
+    let pinged = false;
+    const ping = (): string[] => (pinged ? [] : ((pinged = true), [event({ type: 'ping' })]));
     const openText = (): string[] => {
       const frames: string[] = [];
       if (thinkingOpen) {
@@ -63,7 +66,7 @@ export const anthropicDialect: WireDialect = {
         index++;
       }
       if (!textOpen) {
-        frames.push(event({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } } as any));
+        frames.push(event({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } } as any), ...ping());
         textOpen = true;
       }
       return frames;
@@ -87,18 +90,19 @@ export const anthropicDialect: WireDialect = {
       reasoning: (text) => {
         const frames: string[] = [];
         if (!thinkingOpen) {
-          frames.push(event({ type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } } as any));
+          frames.push(
+            event({ type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } } as any),
+            ...ping(),
+          );
           thinkingOpen = true;
         }
         frames.push(event({ type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: text } } as any));
         return frames;
       },
       unknown: () => sseFrame({ type: 'future_event', detail: { kind: 'not yet invented' } }, 'future_event'),
-      // The text block opens (and the ping comes) with the first text piece, as the API does.
-      text: (text) => {
-        const opening = textOpen ? [] : [...openText(), event({ type: 'ping' })];
-        return [...opening, event({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } } as any)].join('');
-      },
+      // The text block opens with the first text piece.
+      text: (text) =>
+        [...(textOpen ? [] : openText()), event({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } } as any)].join(''),
       end: ({ outputTokens }) => [
         ...(textOpen ? [] : openText()),
         event({ type: 'content_block_stop', index } as any),

@@ -15,7 +15,7 @@ export function startFakeOpenAiServer(): Promise<FakeModelServer> {
 }
 
 /** The base URL a client is configured with: `<origin><prefix>/v1`. */
-export function openAiBaseUrl(server: FakeModelServer, prefix = ''): string {
+export function openAiBaseUrl(server: Pick<FakeModelServer, 'origin'>, prefix = ''): string {
   return `${server.origin}${prefix}/v1`;
 }
 
