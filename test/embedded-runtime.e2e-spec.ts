@@ -28,9 +28,12 @@ describe('embedded worker runtime over HTTP', () => {
           can_spawn_worker: true,
           can_accept_input: true,
           can_read_bounded_transcript: true,
-          can_stop_worker: false,
+          can_stop_worker: true,
+          can_delete_worker: true,
+          can_execute: false, // no MODEL_PROVIDER in this app
           can_stream_events: true,
         },
+        diagnostics: expect.arrayContaining([expect.objectContaining({ code: 'execution_unavailable', severity: 'info' })]),
       });
       expect(embedded.host_ids).toHaveLength(1);
       expect(embedded.host_ids[0]).toMatch(/^embedded-default-[0-9a-f]{16}$/);
@@ -74,8 +77,12 @@ describe('embedded worker runtime over HTTP', () => {
         state: 'running',
         status: 'running',
         implementation: { kind: 'embedded_worker_runtime' },
-        capabilities: { can_accept_input: true, can_read_bounded_transcript: true, can_stop: false, can_stream_events: true },
+        activity: 'unavailable',
+        current_run_id: null,
+        capabilities: { can_accept_input: true, can_read_bounded_transcript: true, can_stop: true, can_delete: true, can_execute: false, can_cancel_run: false, can_stream_events: true },
       });
+      expect(Date.parse(spawn.worker.created_at)).toBeGreaterThan(Date.now() - 60_000);
+      expect(created.headers.location).toBe(`/api/runtimes/embedded-worker-runtime/workers/${spawn.worker.worker_id}`);
 
       const detail = await t.get(`${EMBEDDED}/workers/${workerId}`);
       expect(detail.status).toBe(200);
@@ -91,7 +98,8 @@ describe('embedded worker runtime over HTTP', () => {
         worker_id: workerId,
         transcript_sequence: 0,
         event_id: 'evt-1',
-        diagnostics: [],
+        run: null,
+        diagnostics: [{ code: 'execution_unavailable', severity: 'info', message: expect.any(String) }],
       });
       const system = await t.post(`${EMBEDDED}/workers/${workerId}/input`, { kind: 'system', content: 'be brief' });
       expect((system.body as any).transcript_sequence).toBe(1);
@@ -107,8 +115,8 @@ describe('embedded worker runtime over HTTP', () => {
         limit: 50,
         total_items: 2,
         items: [
-          { sequence: 0, role: 'user', content: 'please review the diff', event_id: 'evt-1' },
-          { sequence: 1, role: 'system', content: 'be brief', event_id: 'evt-2' },
+          { sequence: 0, role: 'user', content: 'please review the diff', event_id: 'evt-1', run_id: null, truncated: false },
+          { sequence: 1, role: 'system', content: 'be brief', event_id: 'evt-2', run_id: null, truncated: false },
         ],
         diagnostics: [],
       });
@@ -387,7 +395,7 @@ describe('embedded worker runtime over HTTP', () => {
   describe('framework edges', () => {
     it('answers unknown routes and methods with the one error shape', async () => {
       expectErrorShape((await t.get('/api/nothing')).body, 404, 'not_found');
-      expectErrorShape((await t.raw('DELETE', `${EMBEDDED}/workers/x`)).body, 404, 'not_found');
+      expectErrorShape((await t.raw('DELETE', `${EMBEDDED}/workers/x/transcript`)).body, 404, 'not_found');
     });
 
     it('does not advertise the framework', async () => {

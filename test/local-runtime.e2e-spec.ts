@@ -180,15 +180,22 @@ describe('local compatibility runtime source', () => {
     expect(body.diagnostics).toContainEqual(expect.objectContaining({ code: 'local_metadata_too_large', severity: 'warning' }));
   });
 
-  it('scans at most 256 entries and says so', async () => {
+  it('reads at most 256 entries per page, in name order, and pages through all of them', async () => {
     f = await withFixture(({ dataDir, root }) => {
-      for (let i = 0; i < 300; i++) writeRecord(dataDir, `w${String(i).padStart(3, '0')}`, { worker_name: `W ${i}`, workspace_root: root });
+      // Created in reverse, so disk order is not name order.
+      for (let i = 299; i >= 0; i--) writeRecord(dataDir, `w${String(i).padStart(3, '0')}`, { worker_name: `W ${i}`, workspace_root: root });
     });
-    const res = await f.t.get(`${LOCAL}/workers?limit=200`);
-    const body = res.body as any;
-    expect(body.items).toHaveLength(200);
-    expect(codes(body.diagnostics)).toEqual(expect.arrayContaining(['local_scan_truncated', 'list_truncated']));
-    expect(body.diagnostics.find((d: any) => d.code === 'list_truncated').message).toContain('256 workers');
+    const first = (await f.t.get(`${LOCAL}/workers?limit=200`)).body as any;
+    expect(first.items).toHaveLength(200);
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const labels: string[] = first.items.map((w: any) => w.label);
+    let cursor: string | null = first.next_cursor;
+    while (cursor) {
+      const page = (await f.t.get(`${LOCAL}/workers?limit=200&cursor=${encodeURIComponent(cursor)}`)).body as any;
+      labels.push(...page.items.map((w: any) => w.label));
+      cursor = page.next_cursor;
+    }
+    expect(labels).toEqual(Array.from({ length: 300 }, (_, i) => `W ${i}`));
   });
 
   it('treats names with unicode, control characters and slashes as display hints only', async () => {

@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
+import { API_ERROR_CODES } from '../errors/api-error';
 import { DiagnosticDto } from './diagnostic.dto';
 
 export class ValidationDetailDto {
@@ -17,22 +18,7 @@ export class ErrorResponseDto {
 
   @ApiProperty({
     description: 'Stable snake_case error code',
-    enum: [
-      'invalid_identifier',
-      'validation_failed',
-      'limit_too_large',
-      'unknown_runtime',
-      'unknown_worker',
-      'unknown_host',
-      'capability_unsupported',
-      'rejected',
-      'payload_too_large',
-      'unsupported_media_type',
-      'not_found',
-      'method_not_allowed',
-      'service_unavailable',
-      'internal_error',
-    ],
+    enum: [...API_ERROR_CODES],
   })
   error: string;
 

@@ -1,38 +1,40 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import type { Diagnostic } from '../dto/diagnostic.dto';
 
-/** Stable error codes of SPEC §6; clients switch on these, never on messages. */
-export type ApiErrorCode =
-  | 'invalid_identifier'
-  | 'validation_failed'
-  | 'limit_too_large'
-  | 'invalid_cursor'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'host_not_allowed'
-  | 'rate_limited'
-  | 'unknown_runtime'
-  | 'unknown_worker'
-  | 'unknown_host'
-  | 'unknown_run'
-  | 'unknown_key'
-  | 'capability_unsupported'
-  | 'rejected'
-  | 'worker_stopped'
-  | 'worker_busy'
-  | 'worker_queue_full'
-  | 'run_finished'
-  | 'idempotency_key_reused'
-  | 'idempotency_in_progress'
-  | 'payload_too_large'
-  | 'headers_too_large'
-  | 'unsupported_media_type'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'too_many_streams'
-  | 'store_unavailable'
-  | 'service_unavailable'
-  | 'internal_error';
+/** Stable error codes (SPEC §6, §9–§13); clients switch on these, never on messages. */
+export const API_ERROR_CODES = [
+  'invalid_identifier',
+  'validation_failed',
+  'limit_too_large',
+  'invalid_cursor',
+  'unauthorized',
+  'forbidden',
+  'host_not_allowed',
+  'rate_limited',
+  'unknown_runtime',
+  'unknown_worker',
+  'unknown_host',
+  'unknown_run',
+  'unknown_key',
+  'capability_unsupported',
+  'rejected',
+  'worker_stopped',
+  'worker_busy',
+  'worker_queue_full',
+  'run_finished',
+  'idempotency_key_reused',
+  'idempotency_in_progress',
+  'payload_too_large',
+  'headers_too_large',
+  'unsupported_media_type',
+  'not_found',
+  'method_not_allowed',
+  'too_many_streams',
+  'store_unavailable',
+  'service_unavailable',
+  'internal_error',
+] as const;
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
 export interface ValidationDetail {
   path: string;

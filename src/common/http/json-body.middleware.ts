@@ -45,8 +45,8 @@ export function verifyBodyBytes(_req: unknown, _res: unknown, bytes: Buffer, enc
  * Replaces Nest's default body parser (the app is created with
  * `bodyParser: false`) so that SPEC §6's first rules hold on every route:
  * a body over 1 MiB is 413 before parsing (by Content-Length, or as soon as the
- * stream passes the limit), a request whose body is not application/json
- * (or not UTF-8) is 415, and invalid JSON is a 400 that does not quote the
+ * stream passes the limit), a non-empty body that is not application/json
+ * (or not UTF-8) is 415 (an empty one is `{}`), and invalid JSON is a 400 that does not quote the
  * parser's message. The body's shape is bounded twice: on the raw bytes
  * before JSON.parse (`verifyBodyBytes`), and on the parsed value
  * (`checkBodyShape`, which also refuses the forbidden keys).
@@ -58,6 +58,12 @@ export function jsonBodyMiddleware(): RequestHandler {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
       return next(new ApiError(413, 'payload_too_large', 'Request body exceeds 1 MiB'));
+    }
+    // No body at all (no Content-Length or 0, no Transfer-Encoding) is `{}`, whatever the content type:
+    // stop and cancel take an empty body (SPEC §9); routes that need fields answer 400 for it.
+    if (req.headers['transfer-encoding'] === undefined && declared === 0) {
+      req.body = {};
+      return next();
     }
     if (!req.is('application/json')) {
       return next(new ApiError(415, 'unsupported_media_type', 'Request body must be application/json'));
