@@ -1,24 +1,32 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
-import { ConfigError, loadAppConfig } from './config/app-config';
+import { AppLogger } from './common/logging/app-logger';
+import { ConfigError, loadAppConfig, secretsOf } from './config/app-config';
 
-async function bootstrap(): Promise<void> {
+async function bootstrap(logger: AppLogger): Promise<void> {
   let config;
   try {
     config = loadAppConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(`configuration error: ${err.message}`);
+      logger.fatal(`configuration error: ${err.message}`, 'Bootstrap');
       process.exit(1);
     }
     throw err;
   }
-  const app = await createApp(config);
+  logger.registerSecrets(secretsOf(config));
+  const app = await createApp(config, { logger });
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
   const url = await app.getUrl();
   new Logger('Bootstrap').log(`Workspace Backend listening on ${url} (API under /api, explorer at /docs)`);
 }
 
-void bootstrap();
+// The JSON logger exists before anything else, so start-up lines and start-up failures are redacted too.
+const logger = new AppLogger();
+Logger.overrideLogger(logger);
+bootstrap(logger).catch((err: unknown) => {
+  logger.fatal(err, 'Bootstrap');
+  process.exit(1);
+});
