@@ -48,6 +48,9 @@ async function startApp(withRequestId = true): Promise<Harness> {
     }, 15);
     res.on('close', () => clearInterval(timer));
   });
+  app.get('/unsupported', (_req, res) => {
+    res.status(501).json({ error: 'not_implemented' });
+  });
   app.get('/hang', () => undefined);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -160,11 +163,14 @@ describe('access log', () => {
     const [line] = await waitForLines(h, 1);
     expect(Object.keys(line)).toEqual(ACCESS_KEYS);
     expect(line).toMatchObject({ level: 'error', status: 500, msg: ACCESS_COMPLETED });
+    await send(h, 'GET', '/unsupported');
+    expect((await waitForLines(h, 2))[1]).toMatchObject({ level: 'info', status: 501 });
     h.logger.setLogLevels(['error']);
     await send(h, 'GET', '/ok');
+    await send(h, 'GET', '/unsupported');
     await send(h, 'GET', '/boom');
-    const lines = await waitForLines(h, 2);
-    expect(lines[1].status).toBe(500);
+    const lines = await waitForLines(h, 3);
+    expect(lines[2].status).toBe(500);
   });
 
   it('logs an event stream once, when the client closes it, with its duration and bytes', async () => {

@@ -57,13 +57,14 @@ const PINO_LEVEL = { log: 'info', error: 'error' } as const;
  * The request id is `req.id` (set by `requestIdMiddleware`, mounted before
  * this), else a valid `X-Request-Id`, else a new one. No request header but
  * {@link ACCESS_LOG_HEADERS}; never Authorization or cookies.
- * Level: `error` for 5xx and response errors, else `log` (info), each
+ * Level: `error` for 5xx but 501 and for response errors, else `log` (info), each
  * printed only if the app logger has that level enabled.
  */
 export function createAccessLogMiddleware(options: AccessLogOptions): AccessLogMiddleware {
   const { logger } = options;
   const levelOf = (res: ServerResponse, err?: Error): 'info' | 'error' | 'silent' => {
-    const level: LogLevel = err || res.statusCode >= 500 ? 'error' : 'log';
+    // 501 is this API's answer for an operation a runtime does not support: routine, not a server fault.
+    const level: LogLevel = err || (res.statusCode >= 500 && res.statusCode !== 501) ? 'error' : 'log';
     return logger.isLevelEnabled(level) ? PINO_LEVEL[level as 'log' | 'error'] : 'silent';
   };
   const message = (_req: IncomingMessage, res: ServerResponse) => (res.writableEnded ? ACCESS_COMPLETED : ACCESS_CLOSED);
