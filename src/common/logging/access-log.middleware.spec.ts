@@ -99,7 +99,7 @@ describe('access log', () => {
 
   it('writes one line per request with exactly the access keys, the query redacted and no sensitive header', async () => {
     h = await startApp();
-    const reply = await send(h, 'GET', '/ok?access_token=qs-canary&limit=5&api%5Fkey=qs-canary-2', {
+    const reply = await send(h, 'GET', '/ok?access_token=qs-canary&limit=5&api%5Fkey=qs-canary-2&tok%65n=qs-canary-3&q=Bearer%20qs-canary-4', {
       authorization: 'Bearer auth-canary',
       cookie: 'sid=cookie-canary',
       'x-api-key': 'apikey-canary',
@@ -115,7 +115,7 @@ describe('access log', () => {
       context: 'HTTP',
       reqId: 'client-id_1.2:3',
       method: 'GET',
-      url: `/ok?access_token=${REDACTED}&limit=5&api%5Fkey=${REDACTED}`,
+      url: `/ok?access_token=${REDACTED}&limit=5&api%5Fkey=${REDACTED}&tok%65n=${REDACTED}&q=${REDACTED}`,
       status: 200,
       bytes: Buffer.byteLength(reply.body),
       headers: { 'user-agent': 'probe/1.0' },

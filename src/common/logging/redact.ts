@@ -83,12 +83,15 @@ export function redactText(text: string, registry?: SecretRegistry): string {
   return out.replace(BEARER, `$1 ${REDACTED}`).replace(BASIC, basicReplacer).replace(TOKEN_SHAPES, REDACTED);
 }
 
+/** Form-decodes a query component; each run of valid `%XX` escapes is decoded on its own, so one bad `%` spoils nothing. */
 function safeDecode(component: string): string {
-  try {
-    return decodeURIComponent(component.replace(/\+/g, ' '));
-  } catch {
-    return component;
-  }
+  return component.replace(/\+/g, ' ').replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
 }
 
 /**

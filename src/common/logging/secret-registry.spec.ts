@@ -1,5 +1,7 @@
 import { compileSecrets, REDACTED, registerSecret, SecretRegistry, sharedSecretRegistry } from './secret-registry';
 
+const R = REDACTED;
+
 describe('SecretRegistry', () => {
   it('replaces every occurrence of every secret, and ignores empty values', () => {
     const registry = new SecretRegistry(['alpha-secret', '', null, undefined, 'beta-secret']);
@@ -54,6 +56,17 @@ describe('SecretRegistry', () => {
     const registry = new SecretRegistry(secrets);
     for (const s of [secrets[0], secrets[499], secrets[999]]) expect(registry.redact(`[${s}]`)).toBe(`[${REDACTED}]`);
     expect(compileSecrets(secrets)?.flags).toBe('g');
+  });
+
+  it('redacts secrets by shape, with or without known values, in the same expression', () => {
+    const registry = new SecretRegistry(['known-value']);
+    registry.addPattern(/wbk_[A-Za-z0-9_-]{22,}/);
+    expect(() => registry.addPattern('(unclosed')).toThrow();
+    expect(registry.redact('old key wbk_AAAAAAAAAAAAAAAAAAAAAAAA, known-value, short wbk_abc')).toBe(`old key ${R}, ${R}, short wbk_abc`);
+    expect(registry.test('x wbk_BBBBBBBBBBBBBBBBBBBBBBBBBB y')).toBe(true);
+    const onlyShapes = new SecretRegistry();
+    onlyShapes.addPattern('tok_[0-9]{6}');
+    expect(onlyShapes.redact('tok_123456 tok_12')).toBe(`${R} tok_12`);
   });
 
   it('registerSecret feeds the shared registry', () => {

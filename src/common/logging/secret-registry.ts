@@ -14,6 +14,7 @@ export const REDACTED = '[redacted]';
  */
 export class SecretRegistry {
   private readonly values = new Set<string>();
+  private readonly shapes = new Set<string>();
   private compiled: RegExp | null = null;
   private stale = false;
   private changes = 0;
@@ -32,6 +33,22 @@ export class SecretRegistry {
 
   addAll(values: Iterable<string | null | undefined>): void {
     for (const value of values) this.add(value);
+  }
+
+  /**
+   * Adds the SHAPE of secrets whose values are not all known — e.g. API keys
+   * created before a restart, of which only hashes are kept: with a
+   * recognisable prefix (`wbk_` + 22+ base64url characters) every key is
+   * redacted, known or not. Compiled into the same single expression (flags
+   * of `pattern` are ignored: matching is case-sensitive).
+   */
+  addPattern(pattern: RegExp | string): void {
+    const source = typeof pattern === 'string' ? pattern : pattern.source;
+    new RegExp(source); // throws now, not at the next log line, if invalid
+    if (source.length === 0 || this.shapes.has(source)) return;
+    this.shapes.add(source);
+    this.stale = true;
+    this.changes++;
   }
 
   /** Forgets a secret (lines written later may print it again: use with care). */
@@ -61,7 +78,7 @@ export class SecretRegistry {
   /** The combined expression (global), or null when the registry is empty. */
   pattern(): RegExp | null {
     if (this.stale) {
-      this.compiled = compileSecrets(this.values);
+      this.compiled = compileSecrets(this.values, this.shapes);
       this.stale = false;
     }
     return this.compiled;
@@ -94,6 +111,11 @@ export function registerSecret(value: string | null | undefined): void {
 
 export function registerSecrets(values: Iterable<string | null | undefined>): void {
   sharedSecretRegistry.addAll(values);
+}
+
+/** Registers the shape of a family of secrets with the shared registry (see {@link SecretRegistry.addPattern}). */
+export function registerSecretPattern(pattern: RegExp | string): void {
+  sharedSecretRegistry.addPattern(pattern);
 }
 
 /** The forms a secret takes in log text: as is, URL-encoded (query strings, URLs), and escaped inside a JSON string. */
@@ -130,7 +152,7 @@ function escapeChar(ch: string): string {
  * compares at most one branch per distinct next character instead of trying
  * every secret.
  */
-export function compileSecrets(secrets: Iterable<string>): RegExp | null {
+export function compileSecrets(secrets: Iterable<string>, shapes: Iterable<string> = []): RegExp | null {
   const root: TrieNode = { end: false, children: new Map() };
   let count = 0;
   for (const secret of secrets) {
@@ -148,8 +170,10 @@ export function compileSecrets(secrets: Iterable<string>): RegExp | null {
       count++;
     }
   }
-  if (count === 0) return null;
-  return new RegExp(trieSource(root), 'g');
+  const alternatives = [...shapes].map((shape) => `(?:${shape})`);
+  if (count > 0) alternatives.unshift(trieSource(root));
+  if (alternatives.length === 0) return null;
+  return new RegExp(alternatives.length === 1 ? alternatives[0] : alternatives.map((a) => `(?:${a})`).join('|'), 'g');
 }
 
 /** The source of a node's sub-trie. Chains of single children are emitted iteratively (no deep recursion on long secrets). */
