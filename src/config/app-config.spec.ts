@@ -26,4 +26,22 @@ describe('configuration', () => {
     for (const secret of ['p%40ss', 'sk-provider', 'abc.def', 'xyz']) expect(redacted).not.toContain(secret);
     expect(withoutPassword('postgres://app:p%40ss@db:5432/x')).toBe('postgres://app:redacted@db:5432/x');
   });
+
+  it('never throws on a password with a % that starts no escape, and keeps every form of it', () => {
+    const config = loadAppConfig({ RUNTIME_STORE_URL: 'postgres://u:50%off@h/db' } as NodeJS.ProcessEnv);
+    expect(() => secretsOf(config)).not.toThrow();
+    expect(secretsOf(config)).toEqual(['50%off']);
+    // valid escapes are decoded even next to an invalid one; a lone non-UTF-8 escape stays as written
+    const mixed = loadAppConfig({ RUNTIME_STORE_URL: 'postgres://u:5%25x%@y%40z%C3@h/db' } as NodeJS.ProcessEnv);
+    expect(secretsOf(mixed)).toEqual(expect.arrayContaining(['5%25x%%40y%40z%C3', '5%x%@y@z%C3']));
+    const line = redactSecrets('connect postgres://u:5%x%@y@z%C3@h/db failed: password 5%x%@y@z%C3 rejected', secretsOf(mixed));
+    expect(line).not.toContain('5%x%@y');
+    expect(line).not.toContain('y@z');
+  });
+
+  it('knows passwords given as connection parameters', () => {
+    const config = loadAppConfig({ RUNTIME_STORE_URL: 'postgres://u@h/db?password=qp%21w&sslpassword=ssl%20pw' } as NodeJS.ProcessEnv);
+    expect(secretsOf(config)).toEqual(expect.arrayContaining(['qp!w', 'ssl pw']));
+    expect(secretsOf(loadAppConfig({ RUNTIME_STORE_URL: 'postgres://u@h/db' } as NodeJS.ProcessEnv))).toEqual([]);
+  });
 });

@@ -209,12 +209,35 @@ export function parseStoreUrl(raw: string, dataDir: string, synchronous?: string
   throw new ConfigError('RUNTIME_STORE_URL must be memory:, sqlite:[path] or postgres://…');
 }
 
-/** Values that logs must never print (SPEC §2): the provider credential and the store's password. */
+/**
+ * Values that logs must never print (SPEC §2): the provider credential and the
+ * store's passwords (in the URL and in `password`/`sslpassword` parameters),
+ * as written and percent-decoded. Never throws: a `%` that starts no valid
+ * escape (`postgres://u:50%off@h/db`) stays as written.
+ */
 export function secretsOf(config: AppConfig): string[] {
-  const secrets = [config.execution.providerApiKey];
+  const secrets: (string | null)[] = [config.execution.providerApiKey];
   if (config.embedded.store.kind === 'postgres') {
-    const password = new URL(config.embedded.store.url).password;
-    secrets.push(password, decodeURIComponent(password));
+    // Decodes each run of valid %XX escapes on its own; anything else is kept as is.
+    const decode = (s: string): string =>
+      s.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+        try {
+          return decodeURIComponent(run);
+        } catch {
+          return run; // e.g. %C3 alone: not UTF-8
+        }
+      });
+    let url: URL | null = null;
+    try {
+      url = new URL(config.embedded.store.url);
+    } catch {
+      // parseStoreUrl accepted it; if not parseable here, there is no password to find
+    }
+    if (url) {
+      for (const value of [url.password, url.searchParams.get('password'), url.searchParams.get('sslpassword')]) {
+        if (value) secrets.push(value, decode(value));
+      }
+    }
   }
-  return secrets.filter((s): s is string => typeof s === 'string' && s.length > 0);
+  return [...new Set(secrets.filter((s): s is string => typeof s === 'string' && s.length > 0))];
 }

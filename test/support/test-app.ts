@@ -1,11 +1,10 @@
-import type { LogLevel } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { createApp } from '../../src/app.factory';
-import { RedactingLogger } from '../../src/common/logging/redacting-logger';
+import { AppLogger, CaptureDestination } from '../../src/common/logging/app-logger';
 import { type AppConfig, loadAppConfig, secretsOf } from '../../src/config/app-config';
 import { OpenApiContract } from './contract';
 
@@ -19,11 +18,15 @@ export interface Exchange {
   body: unknown;
 }
 
-/** Logs, after redaction, as the operator would see them. */
-class CapturingLogger extends RedactingLogger {
-  readonly lines: string[] = [];
-  protected override printMessages(messages: unknown[], context?: string, logLevel?: LogLevel): void {
-    for (const m of messages) this.lines.push(`${logLevel} [${context}] ${typeof m === 'string' ? m : JSON.stringify(m)}`);
+/** Logs, after redaction, as the operator would see them: the exact JSON lines (without their newline). */
+class CapturingLogger extends AppLogger {
+  private readonly capture: CaptureDestination;
+  constructor(secrets: readonly string[], capture = new CaptureDestination()) {
+    super({ secrets, destination: capture });
+    this.capture = capture;
+  }
+  get lines(): readonly string[] {
+    return this.capture.lines;
   }
 }
 
