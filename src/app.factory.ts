@@ -1,10 +1,23 @@
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ThrottlerStorageService } from '@nestjs/throttler';
+import type { Server } from 'node:http';
 import { AppModule } from './app.module';
+import { ApiKeys } from './auth/api-keys.service';
+import { GENERATED_KEY_SHAPE } from './auth/auth.constants';
+import { authMiddleware } from './auth/auth.middleware';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
+import { corsMiddleware } from './common/http/cors.middleware';
+import { hostCheckMiddleware } from './common/http/host-check.middleware';
+import { hardenHttpServer } from './common/http/http-server';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
+import { methodNotAllowedMiddleware } from './common/http/method-not-allowed.middleware';
+import { securityHeaders } from './common/http/security-headers';
+import { createAccessLogMiddleware } from './common/logging/access-log.middleware';
 import { AppLogger } from './common/logging/app-logger';
+import { requestIdMiddleware } from './common/logging/request-id.middleware';
+import { registerSecretPattern } from './common/logging/secret-registry';
 import { createValidationPipe } from './common/pipes/validation';
 import { type AppConfig, secretsOf } from './config/app-config';
 import { setupOpenApi } from './openapi';
@@ -23,24 +36,47 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // Built first and handed to Nest: every line, from the first start-up one on, is redacted JSON.
   const logger = options.logger ?? new AppLogger();
   if (logger instanceof AppLogger) logger.registerSecrets(secretsOf(config));
+  // Keys created before a restart are known only by their hash: redact them by shape.
+  registerSecretPattern(GENERATED_KEY_SHAPE);
   if (options.logLevels) logger.setLogLevels?.(options.logLevels);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     logger,
     bodyParser: false,
     bufferLogs: true,
-    // Open keep-alive and streaming connections must not hold up close().
+    // close() after the graceful drain (shutdown.ts) must not wait on keep-alive or streaming connections.
     forceCloseConnections: true,
   });
   app.useLogger(logger);
-  configureApp(app);
+  configureApp(app, config, logger);
   return app;
 }
 
-export function configureApp(app: NestExpressApplication): void {
+/**
+ * The request pipeline, in the order SPEC §11 and §6 decide errors: request
+ * id and access log; security headers; host check (403); CORS and
+ * preflights; authentication (401), rate limit (429) and scope (403) —
+ * before any body is read; unknown method on a known path (405); the body
+ * (413/415/400); then Nest: path ids (400), query and body validation (400),
+ * and the registry's 404/501/404 order.
+ */
+export function configureApp(app: NestExpressApplication, config: AppConfig, logger: LoggerService): void {
   app.disable('x-powered-by');
   app.setGlobalPrefix('api');
+  hardenHttpServer(app.getHttpServer() as Server, config.http);
+  app.use(requestIdMiddleware());
+  if (logger instanceof AppLogger) app.use(createAccessLogMiddleware({ logger }));
+  app.use(securityHeaders());
+  app.use(hostCheckMiddleware(config.http.allowedHosts));
+  app.use(corsMiddleware(config.http.corsOrigins));
+  app.use(
+    authMiddleware(app.get(ApiKeys), {
+      disabled: config.auth.disabled,
+      rateLimit: config.auth.rateLimitPerMinute === null ? null : { storage: app.get(ThrottlerStorageService), perMinute: config.auth.rateLimitPerMinute },
+    }),
+  );
+  const document = setupOpenApi(app);
+  app.use(methodNotAllowedMiddleware(document.paths as Record<string, Record<string, unknown>>));
   app.use(jsonBodyMiddleware());
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
-  setupOpenApi(app);
 }

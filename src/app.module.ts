@@ -3,6 +3,7 @@ import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { IdentifierParamsGuard } from './common/guards/identifier-params.guard';
 import { AllowListSerializerInterceptor } from './common/serialization/allow-list-serializer.interceptor';
 import type { AppConfig } from './config/app-config';
+import { AuthModule } from './auth/auth.module';
 import { ConfigModule } from './config/config.module';
 import { EventsModule } from './events/events.module';
 import { ExecutionModule } from './execution/execution.module';
@@ -16,7 +17,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), RuntimesModule, ExecutionModule, HostsModule, WorkersModule, EventsModule, HealthModule],
+      imports: [ConfigModule.forRoot(config), RuntimesModule, ExecutionModule, HostsModule, WorkersModule, EventsModule, AuthModule, HealthModule],
       providers: [
         { provide: APP_GUARD, useClass: IdentifierParamsGuard },
         // Fail-closed net behind the explicit mappers: only @ApiField

@@ -285,7 +285,9 @@ describe('embedded worker runtime over HTTP', () => {
       const path = `${EMBEDDED}/workers/${workerId}/input`;
       expectErrorShape((await t.raw('POST', path, 'content=hi', 'application/x-www-form-urlencoded')).body, 415, 'unsupported_media_type');
       expectErrorShape((await t.raw('POST', path, 'hi', 'text/plain')).body, 415, 'unsupported_media_type');
-      expectErrorShape((await t.raw('POST', path)).body, 415, 'unsupported_media_type');
+      // No body and no content type is an empty body, `{}`: here it lacks `content`.
+      expectErrorShape((await t.raw('POST', path)).body, 400, 'validation_failed');
+      expectErrorShape((await t.raw('POST', path, '', 'text/plain')).body, 415, 'unsupported_media_type');
       expectErrorShape((await t.raw('POST', path, '{"content": "x"', 'application/json')).body, 400, 'validation_failed');
       expectErrorShape((await t.raw('POST', path, '"just a string"', 'application/json')).body, 400, 'validation_failed');
       expectErrorShape((await t.raw('POST', path, '[]', 'application/json')).body, 400, 'validation_failed');
@@ -395,7 +397,9 @@ describe('embedded worker runtime over HTTP', () => {
   describe('framework edges', () => {
     it('answers unknown routes and methods with the one error shape', async () => {
       expectErrorShape((await t.get('/api/nothing')).body, 404, 'not_found');
-      expectErrorShape((await t.raw('DELETE', `${EMBEDDED}/workers/x/transcript`)).body, 404, 'not_found');
+      const wrongMethod = await t.raw('DELETE', `${EMBEDDED}/workers/x/transcript`);
+      expectErrorShape(wrongMethod.body, 405, 'method_not_allowed');
+      expect(wrongMethod.headers.allow).toBe('GET, HEAD');
     });
 
     it('does not advertise the framework', async () => {

@@ -62,11 +62,13 @@ describe('OpenAPI document', () => {
         })
         .sort();
     };
-    expect(errorsOf('createWorker')).toEqual([400, 404, 413, 415, 422, 500, 501]);
-    expect(errorsOf('sendWorkerInput')).toEqual([400, 404, 413, 415, 500, 501]);
-    expect(errorsOf('readWorkerTranscript')).toEqual([400, 404, 500, 501]);
-    expect(errorsOf('getWorker')).toEqual([400, 404, 500]);
-    expect(errorsOf('listWorkers')).toEqual([400, 500]);
+    // 401/403/429 come with the API key on every secured route; 503 when the store cannot answer.
+    expect(errorsOf('createWorker')).toEqual([400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 501, 503]);
+    expect(errorsOf('sendWorkerInput')).toEqual([400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 501, 503]);
+    expect(errorsOf('readWorkerTranscript')).toEqual([400, 401, 403, 404, 429, 500, 501, 503]);
+    expect(errorsOf('getWorker')).toEqual([400, 401, 403, 404, 429, 500, 503]);
+    expect(errorsOf('listWorkers')).toEqual([400, 401, 403, 429, 500]);
+    expect(errorsOf('getLiveness')).toEqual([400, 500]);
   });
 
   it('describes the intent and acceptance unions with oneOf and a discriminator', () => {
@@ -83,7 +85,19 @@ describe('OpenAPI document', () => {
       const op = operations().find((o) => o.op.operationId === id)!.op;
       const stream = op.responses['200'].content['text/event-stream'].schema;
       expect(stream.oneOf.map((r: any) => r.$ref.split('/').pop()).sort()).toEqual(
-        ['StreamOverflowEventDto', 'StreamResetEventDto', 'WorkerCreatedEventDto', 'WorkerInputAcceptedEventDto', 'WorkerStateChangedEventDto'].sort(),
+        [
+          'HeartbeatEventDto',
+          'MessageCompletedEventDto',
+          'MessageDeltaEventDto',
+          'RunEventDto',
+          'StreamClosingEventDto',
+          'StreamOverflowEventDto',
+          'StreamResetEventDto',
+          'WorkerCreatedEventDto',
+          'WorkerDeletedEventDto',
+          'WorkerInputAcceptedEventDto',
+          'WorkerStateChangedEventDto',
+        ].sort(),
       );
       expect(op.responses['501'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ErrorResponseDto' });
     }

@@ -57,6 +57,32 @@ export interface EventStreamConfig {
   maxStreamsPerWorker: number;
 }
 
+export interface AuthConfig {
+  /** AUTH=off: no key needed (refused unless the listen address is loopback). */
+  disabled: boolean;
+  /** API_KEY: an admin key given by the operator (never stored). Null: one is generated at start-up. Internal. */
+  apiKey: string | null;
+  /** RATE_LIMIT_PER_MINUTE: requests per key per minute (null: no limit). */
+  rateLimitPerMinute: number | null;
+}
+
+export interface HttpConfig {
+  /** ALLOWED_HOSTS: host names (any port) requests may be addressed to; `*` allows any (DNS-rebinding guard). */
+  allowedHosts: string[] | '*';
+  /** CORS_ORIGINS: origins that get CORS headers. */
+  corsOrigins: string[];
+  /** Connections open at once; past it new ones get a 503 and are closed (HTTP_MAX_CONNECTIONS). */
+  maxConnections: number;
+  /** Time for a client to send a request's headers (HTTP_HEADERS_TIMEOUT_MS). */
+  headersTimeoutMs: number;
+  /** Time for a client to send a whole request (HTTP_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this (HTTP_KEEP_ALIVE_TIMEOUT_MS). */
+  keepAliveTimeoutMs: number;
+  /** Requests served on one connection before it is closed (bounds pipelining; HTTP_MAX_REQUESTS_PER_SOCKET). */
+  maxRequestsPerSocket: number;
+}
+
 export interface AppConfig {
   host: string;
   port: number;
@@ -69,6 +95,8 @@ export interface AppConfig {
   postgres: PostgresConfig;
   execution: ExecutionConfig;
   events: EventStreamConfig;
+  auth: AuthConfig;
+  http: HttpConfig;
   /** LOCAL_SCAN_DEADLINE_MS: the longest a scan of `pods/` may take before the local source answers degraded. */
   localScanDeadlineMs: number;
   /** SHUTDOWN_GRACE_MS: how long in-flight requests and runs may take to finish on SIGTERM. */
@@ -146,8 +174,11 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       ? env.WORKSPACE_DATA_DIR
       : join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'workspace-backend'),
   );
+  const host = env.HOST && env.HOST !== '' ? env.HOST : '127.0.0.1';
+  const authDisabled = parseAuthSwitch(env.AUTH);
+  if (authDisabled && !isLoopback(host)) throw new ConfigError('AUTH=off is only allowed when HOST is a loopback address (127.0.0.1, ::1 or localhost)');
   return {
-    host: env.HOST && env.HOST !== '' ? env.HOST : '127.0.0.1',
+    host,
     port: intFromEnv(env, 'PORT', 3000, 0, 65535),
     workspaceId,
     workspaceRoot,
@@ -183,9 +214,50 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxStreams: intFromEnv(env, 'SSE_MAX_STREAMS', 1000, 1, 1_000_000),
       maxStreamsPerWorker: intFromEnv(env, 'SSE_MAX_STREAMS_PER_WORKER', 200, 1, 1_000_000),
     },
+    auth: {
+      disabled: authDisabled,
+      apiKey: nonEmpty(env.API_KEY) ?? null,
+      rateLimitPerMinute: optionalIntFromEnv(env, 'RATE_LIMIT_PER_MINUTE', 1, 100_000),
+    },
+    http: {
+      allowedHosts: parseList(env.ALLOWED_HOSTS, ['localhost', '127.0.0.1', '[::1]']).includes('*') ? '*' : parseList(env.ALLOWED_HOSTS, ['localhost', '127.0.0.1', '[::1]']),
+      corsOrigins: parseList(env.CORS_ORIGINS, []).map(normaliseOrigin),
+      maxConnections: intFromEnv(env, 'HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+      headersTimeoutMs: intFromEnv(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      requestTimeoutMs: intFromEnv(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      keepAliveTimeoutMs: intFromEnv(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 5000, 100, 600_000),
+      maxRequestsPerSocket: intFromEnv(env, 'HTTP_MAX_REQUESTS_PER_SOCKET', 1000, 1, 1_000_000),
+    },
     localScanDeadlineMs: intFromEnv(env, 'LOCAL_SCAN_DEADLINE_MS', 2000, 10, 600_000),
     shutdownGraceMs: intFromEnv(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
   };
+}
+
+function parseAuthSwitch(raw: string | undefined): boolean {
+  const value = raw?.toLowerCase();
+  if (value === undefined || value === '' || value === 'on') return false;
+  if (value === 'off') return true;
+  throw new ConfigError('AUTH must be on or off');
+}
+
+/** Loopback by name or address: what AUTH=off requires. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+function parseList(raw: string | undefined, fallback: string[]): string[] {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  return raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+}
+
+/** `https://Example.com:443/` → `https://example.com` (what browsers send in Origin). */
+function normaliseOrigin(raw: string): string {
+  try {
+    return new URL(raw).origin;
+  } catch {
+    throw new ConfigError('CORS_ORIGINS must be a comma-separated list of origins such as http://localhost:5173');
+  }
 }
 
 /**
@@ -216,7 +288,7 @@ export function parseStoreUrl(raw: string, dataDir: string, synchronous?: string
  * escape (`postgres://u:50%off@h/db`) stays as written.
  */
 export function secretsOf(config: AppConfig): string[] {
-  const secrets: (string | null)[] = [config.execution.providerApiKey];
+  const secrets: (string | null)[] = [config.execution.providerApiKey, config.auth.apiKey];
   if (config.embedded.store.kind === 'postgres') {
     // Decodes each run of valid %XX escapes on its own; anything else is kept as is.
     const decode = (s: string): string =>

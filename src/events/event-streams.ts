@@ -39,7 +39,7 @@ interface OpenStream {
  * Every Server-Sent Events response of the process: it opens them (after
  * every check, so errors stay JSON), bounds them, and ends them.
  *
- * - Caps: streams per scope (a worker) and in total; past them `429`/`503`
+ * - Caps: streams per scope (a worker) and in total; past them `429`
  *   `too_many_streams` with Retry-After, before anything is written.
  * - Each event is serialised once into a frame (a Buffer) and the same bytes
  *   are written to every stream that gets it (frames are cached per event
@@ -78,9 +78,9 @@ export class EventStreams implements OnApplicationShutdown {
    */
   async serve(req: Request, res: Response, scope: string, subscribe: (sink: EventSink) => Promise<Subscription>): Promise<void> {
     const limits = this.config.events;
-    if (this.closing) throw new ApiError(503, 'too_many_streams', 'The server is shutting down', { headers: { 'Retry-After': '1' } });
+    if (this.closing) throw new ApiError(503, 'service_unavailable', 'The server is shutting down', { headers: { 'Retry-After': '1' } });
     if (this.open.size >= limits.maxStreams) {
-      throw new ApiError(503, 'too_many_streams', 'The server holds its maximum of open event streams; retry later', { headers: { 'Retry-After': '5' } });
+      throw new ApiError(429, 'too_many_streams', 'The server holds its maximum of open event streams; retry later', { headers: { 'Retry-After': '5' } });
     }
     if ((this.perScope.get(scope) ?? 0) >= limits.maxStreamsPerWorker) {
       throw new ApiError(429, 'too_many_streams', 'This worker has its maximum of open event streams; retry later', { headers: { 'Retry-After': '5' } });

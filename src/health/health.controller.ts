@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiField } from '../common/dto/api-field.decorator';
-import { ApiErrorResponses } from '../common/dto/error-response.dto';
+import { ApiErrors } from '../common/dto/error-response.dto';
 import { ApiError } from '../common/errors/api-error';
 import { RejectQueryPipe } from '../common/pipes/reject-query.pipe';
 import { RuntimeRegistry } from '../runtimes/runtime-registry';
@@ -41,7 +41,7 @@ export class HealthController {
   @Get()
   @ApiOperation({ operationId: 'getHealth', summary: 'Readiness (same as /api/health/ready)' })
   @ApiOkResponse({ type: HealthDto })
-  @ApiErrorResponses(400, 503)
+  @ApiErrors('validation_failed', 'service_unavailable')
   check(@Query(RejectQueryPipe) _query: Record<string, never>): Promise<HealthDto> {
     return this.readiness();
   }
@@ -49,7 +49,7 @@ export class HealthController {
   @Get('ready')
   @ApiOperation({ operationId: 'getReadiness', summary: 'Readiness: 200 when reads and writes can succeed now, 503 service_unavailable otherwise' })
   @ApiOkResponse({ type: HealthDto })
-  @ApiErrorResponses(400, 503)
+  @ApiErrors('validation_failed', 'service_unavailable')
   ready(@Query(RejectQueryPipe) _query: Record<string, never>): Promise<HealthDto> {
     return this.readiness();
   }
@@ -57,7 +57,7 @@ export class HealthController {
   @Get('live')
   @ApiOperation({ operationId: 'getLiveness', summary: 'Liveness: the process answers' })
   @ApiOkResponse({ type: LivenessDto })
-  @ApiErrorResponses(400)
+  @ApiErrors('validation_failed')
   live(@Query(RejectQueryPipe) _query: Record<string, never>): LivenessDto {
     return Object.assign(new LivenessDto(), { status: 'ok' as const });
   }

@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { ApiErrorResponses } from '../common/dto/error-response.dto';
+import { ApiErrors } from '../common/dto/error-response.dto';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -21,7 +21,7 @@ export class HostsController {
   @Get()
   @ApiOperation({ operationId: 'listHosts', summary: 'Hosts of every runtime' })
   @ApiOkResponse({ type: HostListDto })
-  @ApiErrorResponses(400)
+  @ApiErrors('validation_failed', 'limit_too_large', 'invalid_cursor')
   async list(@Query() query: ListQueryDto): Promise<ListEnvelope<HostSummaryDto>> {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
     const page = await this.registry.listHosts({ limit, cursor: query.cursor });
@@ -32,7 +32,7 @@ export class HostsController {
   @ApiOperation({ operationId: 'listHostWorkers', summary: 'Workers on one host' })
   @ApiParam(HOST_ID_PARAM)
   @ApiOkResponse({ type: WorkerListDto })
-  @ApiErrorResponses(400, 404)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'limit_too_large', 'invalid_cursor', 'unknown_host', 'store_unavailable')
   async listWorkers(@Param('host_id') hostId: string, @Query() query: ListQueryDto): Promise<ListEnvelope<WorkerSummaryDto>> {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
     const page = await this.registry.listHostWorkers(hostId, { limit, cursor: query.cursor });

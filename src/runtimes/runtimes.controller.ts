@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { ApiErrorResponses } from '../common/dto/error-response.dto';
+import { ApiErrors } from '../common/dto/error-response.dto';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
 import { RejectQueryPipe } from '../common/pipes/reject-query.pipe';
@@ -21,7 +21,7 @@ export class RuntimesController {
   @Get()
   @ApiOperation({ operationId: 'listRuntimes', summary: 'Every registered runtime, in registration order' })
   @ApiOkResponse({ type: RuntimeListDto })
-  @ApiErrorResponses(400)
+  @ApiErrors('validation_failed', 'limit_too_large', 'invalid_cursor')
   async list(@Query() query: ListQueryDto): Promise<ListEnvelope<RuntimeSummaryDto>> {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
     const page = await this.registry.listRuntimes({ limit, cursor: query.cursor });
@@ -32,7 +32,7 @@ export class RuntimesController {
   @ApiOperation({ operationId: 'getRuntime', summary: 'One runtime: summary, status and capabilities' })
   @ApiParam(RUNTIME_ID_PARAM)
   @ApiOkResponse({ type: RuntimeSummaryDto })
-  @ApiErrorResponses(400, 404)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime')
   async get(@Param('runtime_id') runtimeId: string, @Query(RejectQueryPipe) _query: Record<string, never>): Promise<RuntimeSummaryDto> {
     return toRuntimeSummaryDto(await this.registry.getRuntime(runtimeId));
   }

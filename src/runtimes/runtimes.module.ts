@@ -1,4 +1,5 @@
 import { Inject, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { CursorCodec } from '../common/paging/cursor-codec';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { WorkerStore } from '../store/worker-store';
 import { EventLog } from './embedded/event-log';
@@ -10,7 +11,7 @@ import { runtimeProviders } from './runtimes.providers';
 @Module({
   controllers: [RuntimesController],
   providers: [...runtimeProviders, RuntimeRegistry],
-  exports: [RuntimeRegistry, WorkerRuntime, WorkerStore],
+  exports: [RuntimeRegistry, WorkerRuntime, WorkerStore, CursorCodec],
 })
 export class RuntimesModule implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RuntimesModule.name);

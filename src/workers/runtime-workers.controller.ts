@@ -11,7 +11,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { ApiErrorResponses } from '../common/dto/error-response.dto';
+import { ApiErrors } from '../common/dto/error-response.dto';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
 import { RejectQueryPipe } from '../common/pipes/reject-query.pipe';
@@ -46,7 +46,7 @@ export class RuntimeWorkersController {
   @Get()
   @ApiOperation({ operationId: 'listRuntimeWorkers', summary: "One runtime's workers, oldest first" })
   @ApiOkResponse({ type: WorkerListDto })
-  @ApiErrorResponses(400, 404)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'limit_too_large', 'invalid_cursor', 'unknown_runtime', 'store_unavailable')
   async list(@Param('runtime_id') runtimeId: string, @Query() query: ListQueryDto): Promise<ListEnvelope<WorkerSummaryDto>> {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
     const page = await this.registry.listRuntimeWorkers(runtimeId, { limit, cursor: query.cursor });
@@ -58,7 +58,7 @@ export class RuntimeWorkersController {
   @ApiOperation({ operationId: 'createWorker', summary: 'Create a worker in a runtime that can spawn (embedded)' })
   @ApiBody({ type: CreateWorkerDto })
   @ApiCreatedResponse({ type: SpawnResultDto, headers: { Location: { description: "The new worker's URL", schema: { type: 'string' } } } })
-  @ApiErrorResponses(400, 404, 413, 415, 422, 501)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime', 'payload_too_large', 'unsupported_media_type', 'rejected', 'capability_unsupported', 'idempotency_key_reused', 'idempotency_in_progress', 'store_unavailable')
   async create(
     @Param('runtime_id') runtimeId: string,
     @Query(RejectQueryPipe) _query: Record<string, never>,
@@ -75,7 +75,7 @@ export class RuntimeWorkersController {
   @ApiOperation({ operationId: 'getWorker', summary: 'One worker' })
   @ApiParam(WORKER_ID_PARAM)
   @ApiOkResponse({ type: WorkerSummaryDto })
-  @ApiErrorResponses(400, 404)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime', 'unknown_worker', 'store_unavailable')
   async get(@Param('runtime_id') runtimeId: string, @Param('worker_id') workerId: string, @Query(RejectQueryPipe) _query: Record<string, never>): Promise<WorkerSummaryDto> {
     return toWorkerSummaryDto(await this.registry.getWorker(runtimeId, workerId));
   }
@@ -86,7 +86,7 @@ export class RuntimeWorkersController {
   @ApiParam(WORKER_ID_PARAM)
   @ApiBody({ type: SendInputDto })
   @ApiAcceptedResponse({ type: InputResultDto })
-  @ApiErrorResponses(400, 404, 409, 413, 415, 429, 501)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime', 'unknown_worker', 'payload_too_large', 'unsupported_media_type', 'capability_unsupported', 'worker_stopped', 'worker_busy', 'worker_queue_full', 'idempotency_key_reused', 'idempotency_in_progress', 'store_unavailable')
   async input(
     @Param('runtime_id') runtimeId: string,
     @Param('worker_id') workerId: string,
@@ -100,7 +100,7 @@ export class RuntimeWorkersController {
   @ApiOperation({ operationId: 'readWorkerTranscript', summary: 'A bounded page of the transcript; O(limit)' })
   @ApiParam(WORKER_ID_PARAM)
   @ApiOkResponse({ type: TranscriptPageDto })
-  @ApiErrorResponses(400, 404, 501)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'limit_too_large', 'unknown_runtime', 'unknown_worker', 'capability_unsupported', 'store_unavailable')
   async transcript(@Param('runtime_id') runtimeId: string, @Param('worker_id') workerId: string, @Query() query: TranscriptQueryDto): Promise<TranscriptPageDto> {
     const page = { start: query.start ?? 0, limit: query.limit ?? DEFAULT_TRANSCRIPT_LIMIT };
     return toTranscriptPageDto(await this.registry.readTranscript(runtimeId, workerId, page));
@@ -112,7 +112,7 @@ export class RuntimeWorkersController {
   @ApiParam(WORKER_ID_PARAM)
   @ApiBody({ type: StopWorkerDto, required: false })
   @ApiOkResponse({ type: WorkerSummaryDto })
-  @ApiErrorResponses(400, 404, 413, 415, 501)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime', 'unknown_worker', 'payload_too_large', 'unsupported_media_type', 'capability_unsupported', 'store_unavailable')
   async stop(
     @Param('runtime_id') runtimeId: string,
     @Param('worker_id') workerId: string,
@@ -127,7 +127,7 @@ export class RuntimeWorkersController {
   @ApiOperation({ operationId: 'deleteWorker', summary: 'Stop the worker, then remove it with its transcript, runs and events' })
   @ApiParam(WORKER_ID_PARAM)
   @ApiNoContentResponse({ description: 'Deleted; every route now answers 404 unknown_worker for it' })
-  @ApiErrorResponses(400, 404, 501)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime', 'unknown_worker', 'capability_unsupported', 'store_unavailable')
   async remove(@Param('runtime_id') runtimeId: string, @Param('worker_id') workerId: string, @Query(RejectQueryPipe) _query: Record<string, never>): Promise<void> {
     await this.registry.deleteWorker(runtimeId, workerId);
   }
@@ -142,7 +142,7 @@ export class RuntimeWorkersController {
   @ApiEventStreamResponse(
     'On resume, every stored event after the id comes first, then live ones, with no gap and no duplicate; an id this worker never issued gives stream.reset first. Ends after worker.deleted.',
   )
-  @ApiErrorResponses(400, 404, 429, 501, 503)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime', 'unknown_worker', 'capability_unsupported', 'too_many_streams', 'service_unavailable', 'store_unavailable')
   async events(
     @Param('runtime_id') runtimeId: string,
     @Param('worker_id') workerId: string,

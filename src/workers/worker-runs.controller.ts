@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { ApiErrorResponses } from '../common/dto/error-response.dto';
+import { ApiErrors } from '../common/dto/error-response.dto';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
 import { EMPTY_BODY_SCHEMA, RejectBodyPipe } from '../common/pipes/reject-body.pipe';
@@ -24,7 +24,7 @@ export class WorkerRunsController {
   @Get()
   @ApiOperation({ operationId: 'listWorkerRuns', summary: "The worker's runs, newest first" })
   @ApiOkResponse({ type: RunListDto })
-  @ApiErrorResponses(400, 404, 501)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'limit_too_large', 'invalid_cursor', 'unknown_runtime', 'unknown_worker', 'capability_unsupported', 'store_unavailable')
   async list(@Param('runtime_id') runtimeId: string, @Param('worker_id') workerId: string, @Query() query: ListQueryDto): Promise<ListEnvelope<RunSummaryDto>> {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
     const page = await this.registry.listRuns(runtimeId, workerId, { limit, cursor: query.cursor });
@@ -35,7 +35,7 @@ export class WorkerRunsController {
   @ApiOperation({ operationId: 'getWorkerRun', summary: 'One run' })
   @ApiParam(RUN_ID_PARAM)
   @ApiOkResponse({ type: RunSummaryDto })
-  @ApiErrorResponses(400, 404, 501)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime', 'unknown_worker', 'unknown_run', 'capability_unsupported', 'store_unavailable')
   async get(
     @Param('runtime_id') runtimeId: string,
     @Param('worker_id') workerId: string,
@@ -54,7 +54,7 @@ export class WorkerRunsController {
   @ApiParam(RUN_ID_PARAM)
   @ApiBody({ schema: EMPTY_BODY_SCHEMA, required: false })
   @ApiOkResponse({ type: RunSummaryDto, description: 'The run, `cancelled`' })
-  @ApiErrorResponses(400, 404, 409, 413, 415, 501)
+  @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime', 'unknown_worker', 'unknown_run', 'payload_too_large', 'unsupported_media_type', 'capability_unsupported', 'run_finished', 'store_unavailable')
   async cancel(
     @Param('runtime_id') runtimeId: string,
     @Param('worker_id') workerId: string,

@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrorResponses } from '../common/dto/error-response.dto';
+import { ApiErrors } from '../common/dto/error-response.dto';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -20,7 +20,7 @@ export class WorkersController {
   @Get()
   @ApiOperation({ operationId: 'listWorkers', summary: 'Workers of every runtime, in registration order (embedded, then local); page on with next_cursor' })
   @ApiOkResponse({ type: WorkerListDto })
-  @ApiErrorResponses(400)
+  @ApiErrors('validation_failed', 'limit_too_large', 'invalid_cursor')
   async list(@Query() query: ListQueryDto): Promise<ListEnvelope<WorkerSummaryDto>> {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
     const page = await this.registry.listWorkers({ limit, cursor: query.cursor });

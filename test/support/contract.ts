@@ -72,8 +72,9 @@ export class OpenApiContract {
     }
     let schema: Json | undefined;
     if (!route || !route.operations[exchange.method.toLowerCase()]) {
-      // No such route: the generic error body, and only as a 404.
-      if (exchange.status !== 404) throw new Error(`${exchange.method} ${path}: ${exchange.status} on an undocumented route`);
+      // No such route: the generic error body, as a 404; a known path with another method: 405.
+      const allowed = route ? [405, 401, 403, 429] : [404, 401, 403];
+      if (!allowed.includes(exchange.status)) throw new Error(`${exchange.method} ${path}: ${exchange.status} on an undocumented route`);
       schema = { $ref: '#/components/schemas/ErrorResponseDto' };
     } else {
       schema = this.responseSchema(exchange.method, path, exchange.status);

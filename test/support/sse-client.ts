@@ -48,7 +48,9 @@ export class SseClient {
 
   static connect(t: TestApp, baseUrl: string, path: string, headers: Record<string, string> = {}): Promise<SseClient> {
     return new Promise((resolve, reject) => {
-      const req = request(`${baseUrl}${path}`, { headers: { accept: 'text/event-stream', ...headers } });
+      const all: Record<string, string> = { accept: 'text/event-stream', authorization: `Bearer ${t.adminKey}`, ...headers };
+      if (all.authorization === '') delete all.authorization;
+      const req = request(`${baseUrl}${path}`, { headers: all });
       const client = new SseClient(t, path, req);
       req.on('response', (res) => {
         client.res = res;

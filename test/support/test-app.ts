@@ -1,4 +1,5 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,22 +51,50 @@ export class TestApp {
     return this.logger.lines;
   }
 
+  /** The admin key every request carries unless told otherwise (API_KEY of the test app). */
+  get adminKey(): string {
+    return this.config.auth.apiKey ?? '';
+  }
+
+  /**
+   * Headers of a request: the admin key unless `headers` set `authorization`
+   * (an empty value sends none). Supertest addresses 127.0.0.1, an allowed host.
+   */
+  private withAuth(headers: Record<string, string>): Record<string, string> {
+    const out: Record<string, string> = { authorization: `Bearer ${this.adminKey}`, ...headers };
+    if (out.authorization === '') delete out.authorization;
+    return out;
+  }
+
   async get(path: string, headers: Record<string, string> = {}): Promise<Exchange> {
     let req = request(this.app.getHttpServer()).get(path);
-    for (const [k, v] of Object.entries(headers)) req = req.set(k, v);
+    for (const [k, v] of Object.entries(this.withAuth(headers))) req = req.set(k, v);
     return this.record('GET', path, await req);
   }
 
   async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Exchange> {
     let req = request(this.app.getHttpServer()).post(path).set('content-type', 'application/json');
-    for (const [k, v] of Object.entries(headers)) req = req.set(k, v);
+    for (const [k, v] of Object.entries(this.withAuth(headers))) req = req.set(k, v);
     return this.record('POST', path, await req.send(JSON.stringify(body)));
   }
 
+  async delete(path: string, headers: Record<string, string> = {}): Promise<Exchange> {
+    let req = request(this.app.getHttpServer()).delete(path);
+    for (const [k, v] of Object.entries(this.withAuth(headers))) req = req.set(k, v);
+    return this.record('DELETE', path, await req);
+  }
+
   /** Sends bytes as given: for invalid JSON, wrong content types, huge bodies. */
-  async raw(method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH', path: string, body?: string | Buffer, contentType?: string): Promise<Exchange> {
+  async raw(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS',
+    path: string,
+    body?: string | Buffer,
+    contentType?: string,
+    headers: Record<string, string> = {},
+  ): Promise<Exchange> {
     let req = request(this.app.getHttpServer())[method.toLowerCase() as 'post'](path);
     if (contentType) req = req.set('content-type', contentType);
+    for (const [k, v] of Object.entries(this.withAuth(headers))) req = req.set(k, v);
     return this.record(method, path, await (body === undefined ? req : req.send(body)));
   }
 
@@ -113,6 +142,8 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     fullEnv.WORKSPACE_DATA_DIR = dir;
   }
   if (!fullEnv.WORKSPACE_ROOT) fullEnv.WORKSPACE_ROOT = fullEnv.WORKSPACE_DATA_DIR;
+  // Every test app needs a key; tests of auth itself pass their own (or AUTH=off).
+  if (fullEnv.API_KEY === undefined && fullEnv.AUTH !== 'off') fullEnv.API_KEY = `test-admin-${randomBytes(12).toString('hex')}`;
   const config = loadAppConfig(fullEnv as NodeJS.ProcessEnv);
   const logger = new CapturingLogger(secretsOf(config));
   const app = await createApp(config, { logger });

@@ -59,9 +59,10 @@ export function jsonBodyMiddleware(): RequestHandler {
     if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
       return next(new ApiError(413, 'payload_too_large', 'Request body exceeds 1 MiB'));
     }
-    // No body at all (no Content-Length or 0, no Transfer-Encoding) is `{}`, whatever the content type:
+    // No body at all (no Content-Length or 0, no Transfer-Encoding) and no other content type is `{}`:
     // stop and cancel take an empty body (SPEC §9); routes that need fields answer 400 for it.
-    if (req.headers['transfer-encoding'] === undefined && declared === 0) {
+    const contentType = req.headers['content-type'];
+    if (req.headers['transfer-encoding'] === undefined && declared === 0 && (contentType === undefined || req.is('application/json'))) {
       req.body = {};
       return next();
     }

@@ -21,8 +21,8 @@ const TICKET = { intent: { kind: 'ticket_role', ticket_id: 'T1', role: 'coder' }
 describe('knownShapeOf', () => {
   it('reads the fields of a DTO from class-validator metadata', () => {
     expect([...knownShapeOf(CreateWorkerDto)!.fields].sort()).toEqual(['acceptance', 'intent', 'requested_worker_name']);
-    expect([...knownShapeOf(SendInputDto)!.fields].sort()).toEqual(['content', 'kind']);
-    expect([...knownShapeOf(ListQueryDto)!.fields]).toEqual(['limit']);
+    expect([...knownShapeOf(SendInputDto)!.fields].sort()).toEqual(['content', 'kind', 'on_busy']);
+    expect([...knownShapeOf(ListQueryDto)!.fields].sort()).toEqual(['cursor', 'limit']);
     expect([...knownShapeOf(TranscriptQueryDto)!.fields].sort()).toEqual(['limit', 'start']);
     expect([...knownShapeOf(CreateWorkerDto)!.nested.keys()].sort()).toEqual(['acceptance', 'intent']);
   });

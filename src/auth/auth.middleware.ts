@@ -1,0 +1,68 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ThrottlerStorage } from '@nestjs/throttler';
+import { ApiError } from '../common/errors/api-error';
+import type { ApiKeys, Principal } from './api-keys.service';
+import { ANONYMOUS_KEY_ID, type Scope, SCOPES } from './auth.constants';
+
+export interface AuthenticatedRequest extends Request {
+  auth?: Principal;
+}
+
+/** Routes anyone may call: health (liveness and readiness) and everything outside /api (the explorer). */
+function isPublic(path: string): boolean {
+  return !path.startsWith('/api/') || path === '/api/health' || path.startsWith('/api/health/');
+}
+
+/** SPEC §11: read for GET, write for create/input/cancel/stop, admin for delete and keys. */
+export function scopeFor(method: string, path: string): Scope {
+  if (path === '/api/keys' || path.startsWith('/api/keys/')) return 'admin';
+  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return 'read';
+  if (method === 'DELETE') return 'admin';
+  return 'write';
+}
+
+/** Each scope includes the ones below it: an admin key can read and write. */
+const grants = (principal: Principal, needed: Scope) => principal.scopes.some((s) => SCOPES.indexOf(s) >= SCOPES.indexOf(needed));
+
+const BEARER = /^Bearer +([\x21-\x7e]{1,512})$/i;
+
+function unauthorized(message: string): ApiError {
+  return new ApiError(401, 'unauthorized', message, { headers: { 'WWW-Authenticate': 'Bearer realm="workspace-backend"', Connection: 'close' } });
+}
+
+/**
+ * Authentication, rate limit and scope, in SPEC §11's order (401, 429, 403),
+ * before the body is read. The key is taken from the Authorization header
+ * only: one in a query string is never looked at.
+ */
+export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rateLimit: { storage: ThrottlerStorage; perMinute: number } | null }): RequestHandler {
+  return (req: AuthenticatedRequest, res: Response, next: NextFunction) => {
+    if (isPublic(req.path)) return next();
+    if (options.disabled) {
+      req.auth = { keyId: ANONYMOUS_KEY_ID, scopes: ['admin'] };
+      return next();
+    }
+    const match = BEARER.exec(req.headers.authorization ?? '');
+    if (!match) return next(unauthorized('A valid API key is required: Authorization: Bearer <key>'));
+    keys
+      .authenticate(match[1])
+      .then(async (principal) => {
+        if (!principal) return next(unauthorized('The API key is not valid'));
+        if (options.rateLimit) {
+          const { perMinute, storage } = options.rateLimit;
+          const record = await storage.increment(principal.keyId, 60_000, perMinute, 0, 'per-key');
+          if (record.isBlocked) {
+            res.setHeader('Connection', 'close');
+            return next(new ApiError(429, 'rate_limited', `This key may make ${perMinute} requests per minute`, { headers: { 'Retry-After': String(Math.max(1, record.timeToBlockExpire)) } }));
+          }
+        }
+        if (!grants(principal, scopeFor(req.method, req.path))) {
+          res.setHeader('Connection', 'close');
+          return next(new ApiError(403, 'forbidden', `This key lacks the ${scopeFor(req.method, req.path)} scope`));
+        }
+        req.auth = principal;
+        next();
+      })
+      .catch(next);
+  };
+}

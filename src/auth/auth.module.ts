@@ -1,0 +1,20 @@
+import { Module } from '@nestjs/common';
+import { ThrottlerStorageService } from '@nestjs/throttler';
+import { EventsModule } from '../events/events.module';
+import { RuntimesModule } from '../runtimes/runtimes.module';
+import { ApiKeys } from './api-keys.service';
+import { KeysController } from './keys.controller';
+
+/**
+ * API keys and their routes. The checks themselves run as Express middleware
+ * (auth.middleware.ts, wired in app.factory.ts): SPEC §11 refuses an
+ * unauthenticated request before its body is read, which Nest guards (they
+ * run after the body parser) could not do.
+ */
+@Module({
+  imports: [RuntimesModule, EventsModule],
+  controllers: [KeysController],
+  providers: [ApiKeys, ThrottlerStorageService],
+  exports: [ApiKeys, ThrottlerStorageService],
+})
+export class AuthModule {}

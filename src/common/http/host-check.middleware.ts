@@ -1,0 +1,31 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ApiError } from '../errors/api-error';
+
+/** The host name of a Host header, without its port: `[::1]:3000` → `[::1]`, `Example.com:80` → `example.com`. */
+export function hostNameOf(host: string | undefined): string | undefined {
+  if (!host) return undefined;
+  const h = host.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end < 0 ? undefined : h.slice(0, end + 1);
+  }
+  const colon = h.indexOf(':');
+  return colon < 0 ? h : h.slice(0, colon);
+}
+
+/**
+ * DNS-rebinding guard (SPEC §11): a page on a foreign origin whose name now
+ * resolves to 127.0.0.1 reaches this port, but its requests still say their
+ * own name in `Host`. Only the configured names (any port) are answered;
+ * everything else is `403 host_not_allowed`, before anything else runs.
+ */
+export function hostCheckMiddleware(allowed: readonly string[] | '*'): RequestHandler {
+  const names = allowed === '*' ? null : new Set(allowed);
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (names === null) return next();
+    const name = hostNameOf(req.headers.host);
+    if (name !== undefined && names.has(name)) return next();
+    res.setHeader('Connection', 'close'); // the body, if any, is not read
+    next(new ApiError(403, 'host_not_allowed', 'This server does not answer to this host name (see ALLOWED_HOSTS)'));
+  };
+}

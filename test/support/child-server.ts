@@ -1,0 +1,98 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/** The built server, run exactly as `npm start` runs it (npm test builds first). */
+export const MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/**
+ * One backend in its own process (for kill -9, restarts and several
+ * instances on one store). Requests carry its admin key.
+ */
+export class ChildServer {
+  readonly key: string;
+  private child?: ChildProcess;
+  base = '';
+  /** Everything the process wrote (its JSON log lines), for leak checks. */
+  output = '';
+
+  constructor(private readonly env: Record<string, string>) {
+    this.key = env.API_KEY ?? `child-admin-${randomBytes(12).toString('hex')}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(port?: number): Promise<void> {
+    if (!existsSync(MAIN)) throw new Error('dist/src/main.js is missing: run `npm run build` (npm test does it first)');
+    const p = port ?? (await freePort());
+    this.base = `http://127.0.0.1:${p}`;
+    this.child = spawn(process.execPath, [MAIN], {
+      env: { ...process.env, ...this.env, API_KEY: this.key, PORT: String(p), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const collect = (chunk: Buffer) => {
+      // Bounded: a chatty child cannot grow this without limit.
+      if (this.output.length < 4 * 1024 * 1024) this.output += chunk.toString('utf8');
+    };
+    this.child.stdout!.on('data', collect);
+    this.child.stderr!.on('data', collect);
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (!this.running) throw new Error(`server exited with ${this.child.exitCode}: ${this.output.slice(-2000)}`);
+      try {
+        if ((await fetch(`${this.base}/api/health/live`)).status === 200) return;
+      } catch {
+        /* not listening yet */
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('server did not become ready');
+  }
+
+  fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(`${this.base}${path}`, { ...init, headers: { authorization: `Bearer ${this.key}`, ...(init.headers as Record<string, string>) } });
+  }
+
+  async json(path: string, init: RequestInit = {}): Promise<any> {
+    return (await this.fetch(path, init)).json();
+  }
+
+  post(path: string, body: unknown): Promise<Response> {
+    return this.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  }
+
+  /** SIGKILL: no shutdown code runs. */
+  kill9(): Promise<void> {
+    return this.signal('SIGKILL');
+  }
+
+  /** SIGTERM: the graceful shutdown; resolves with the exit code. */
+  async terminate(): Promise<number | null> {
+    await this.signal('SIGTERM');
+    return this.child?.exitCode ?? null;
+  }
+
+  private signal(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+  }
+}
