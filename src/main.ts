@@ -2,6 +2,7 @@ import './threadpool';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
+import { ApiKeys } from './auth/api-keys.service';
 import { AppLogger } from './common/logging/app-logger';
 import { ConfigError, loadAppConfig, secretsOf } from './config/app-config';
 import { shutdownGracefully } from './shutdown';
@@ -23,6 +24,15 @@ async function bootstrap(logger: AppLogger): Promise<void> {
   const url = await app.getUrl();
   const log = new Logger('Bootstrap');
   log.log(`Workspace Backend listening on ${url} (API under /api, explorer at /docs)`);
+  if (!config.auth.disabled && config.auth.apiKey === null) {
+    // No API_KEY: a fresh admin key for this start, shown once. Straight to stdout: the logger would redact it.
+    const token = await app.get(ApiKeys).createBootstrapKey();
+    process.stdout.write(
+      `\nAdmin API key for this start (shown once; set API_KEY to choose your own):\n\n  ${token}\n\n` +
+        `Explorer: ${url.replace('[::1]', 'localhost')}/docs (Authorize with the key)\n` +
+        `Try:      curl -H 'Authorization: Bearer ${token}' ${url}/api/runtimes\n\n`,
+    );
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -15,7 +15,7 @@ export async function shutdownGracefully(app: INestApplication, graceMs: number)
   app.get(ShutdownState).shuttingDown = true;
   const server = app.getHttpServer() as Server;
   const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-  app.get(EventStreams).closeAll();
+  await app.get(EventStreams).closeAll();
   // Idle keep-alive connections would hold close() open until their timeout.
   server.closeIdleConnections();
   const idleSweep = setInterval(() => server.closeIdleConnections(), 100);

@@ -1,4 +1,4 @@
-import { HttpStatus, Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { type BeforeApplicationShutdown, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiError } from '../common/errors/api-error';
 import { SseStream } from '../common/http/sse-stream';
@@ -53,7 +53,7 @@ interface OpenStream {
  *   gets a final `stream.closing` event and ends.
  */
 @Injectable()
-export class EventStreams implements OnApplicationShutdown {
+export class EventStreams implements BeforeApplicationShutdown {
   private readonly logger = new Logger(EventStreams.name);
   private readonly open = new Set<OpenStream>();
   private readonly perScope = new Map<string, number>();
@@ -166,16 +166,29 @@ export class EventStreams implements OnApplicationShutdown {
     for (const { stream, keyId: k } of this.open) if (k === keyId) stream.end(closing);
   }
 
-  /** Every stream gets `stream.closing` and ends (SIGTERM); new ones are refused from now on. */
-  closeAll(): void {
+  /**
+   * Every stream gets `stream.closing` and ends (SIGTERM); new ones are
+   * refused from now on. Resolves once the final events are written out
+   * (or after `flushMs`), so closing the connections next loses none.
+   */
+  async closeAll(flushMs = 1000): Promise<void> {
     this.closing = true;
     const closing = frame('stream.closing', toStreamClosingData('shutdown'));
-    for (const { stream } of this.open) stream.end(closing);
-    if (this.open.size > 0) this.logger.log(`closed ${this.open.size} event stream(s) for shutdown`);
+    const flushed: Array<Promise<void>> = [];
+    for (const { stream } of this.open) {
+      flushed.push(new Promise<void>((resolve) => stream.onClose(resolve)));
+      stream.end(closing);
+    }
+    if (flushed.length === 0) return;
+    this.logger.log(`closing ${flushed.length} event stream(s) for shutdown`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(flushed), new Promise<void>((resolve) => (timer = setTimeout(resolve, flushMs)))]);
+    clearTimeout(timer);
   }
 
-  onApplicationShutdown(): void {
+  /** Before the HTTP server is closed: the streams' final events still go out. */
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.sweeper);
-    this.closeAll();
+    await this.closeAll();
   }
 }

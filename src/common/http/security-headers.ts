@@ -27,6 +27,7 @@ export function securityHeaders(): RequestHandler {
     },
     // The API is called cross-origin by allowed consoles (CORS decides who reads it).
     crossOriginResourcePolicy: { policy: 'cross-origin' },
+    frameguard: { action: 'deny' },
     // Local HTTP by default: HSTS would pin browsers to https for localhost.
     strictTransportSecurity: false,
   });
