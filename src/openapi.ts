@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { NULLABLE_NESTED_MODELS } from './common/dto/api-field.decorator';
 import { errorResponse } from './common/dto/error-response.dto';
+import type { ApiErrorCode } from './common/errors/api-error';
 
 const BEARER = 'api_key';
 
@@ -27,19 +28,29 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 }
 
 /**
- * Every operation but health needs a key: it declares the bearer scheme and
- * the answers auth adds (401, 403, 429), all in the one error shape. Done
- * here, over the whole document, so no controller can forget it.
+ * What the request pipeline adds to every operation, documented over the
+ * whole document so no controller can forget it: the Host check (403
+ * host_not_allowed) everywhere; on every operation but health, the bearer
+ * scheme and its answers (401, 403 forbidden, 429 rate_limited).
  */
 function secureOperations(document: OpenAPIObject): void {
   for (const [path, item] of Object.entries(document.paths)) {
-    if (path.startsWith('/api/health')) continue;
+    const secured = !path.startsWith('/api/health');
     for (const op of Object.values(item) as Array<{ security?: unknown; responses: Record<string, unknown> }>) {
       if (!op || typeof op !== 'object' || !('responses' in op)) continue;
-      op.security = [{ [BEARER]: [] }];
-      for (const status of [401, 403, 429]) op.responses[String(status)] ??= errorResponse(status);
+      if (secured) op.security = [{ [BEARER]: [] }];
+      op.responses['401'] ??= secured ? errorResponse(401, ['unauthorized']) : undefined;
+      op.responses['403'] = errorResponse(403, secured ? ['forbidden', 'host_not_allowed'] : ['host_not_allowed']);
+      if (secured) op.responses['429'] = errorResponse(429, [...new Set([...codesDocumented(op.responses['429']), 'rate_limited' as const])]);
+      if (op.responses['401'] === undefined) delete op.responses['401'];
     }
   }
+}
+
+/** The codes an already documented error response lists (its examples' keys). */
+function codesDocumented(response: unknown): ApiErrorCode[] {
+  const examples = (response as { content?: Record<string, { examples?: Record<string, unknown> }> } | undefined)?.content?.['application/json']?.examples;
+  return Object.keys(examples ?? {}) as ApiErrorCode[];
 }
 
 /** Explorer at /docs, document at /docs-json (SPEC §8). */

@@ -183,8 +183,9 @@ export class RunExecutor {
           : err instanceof ProviderError
             ? err.code
             : 'internal_error';
+      // The provider's own text (its error body, its URL) is never logged: only the fixed code, and its HTTP status.
       if (errorCode === 'internal_error') this.options.log.error(`run ${run.runId} failed in the backend: ${describe(err)}`);
-      else if (err instanceof ProviderError) this.options.log.warn(`run ${run.runId} failed: ${err.code}${err.cause ? ` (${describe(err.cause)})` : ''}`);
+      else this.options.log.warn(`run ${run.runId} failed: ${errorCode}${httpStatusOf(err)}`);
       await this.runtime.finishRun(this.owner, run, { state: 'failed', errorCode, usage: null });
     }
   }
@@ -231,6 +232,12 @@ export class RunExecutor {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
   }
+}
+
+/** ` (HTTP 429)` when the provider's failure carried a status: enough for the operator, nothing of its text. */
+function httpStatusOf(err: unknown): string {
+  const status = (err as { cause?: { status?: unknown } })?.cause?.status;
+  return typeof status === 'number' ? ` (HTTP ${status})` : '';
 }
 
 function describe(err: unknown): string {

@@ -65,6 +65,13 @@ export class OpenApiContract {
     // Express routes are not strict: `/api/runtimes/` is `/api/runtimes`.
     const path = exchange.path.split('?')[0].replace(/(.)\/$/, '$1');
     if (!path.startsWith('/api/')) return; // the explorer and the document itself are not API routes
+    if (exchange.method === 'OPTIONS' && exchange.status === 204) return; // a CORS preflight grant, not an operation
+    if (exchange.method === 'HEAD') {
+      // HEAD is GET without a body: its status must be one GET documents.
+      const route = this.routes.find((r) => r.regex.test(path));
+      if (route?.operations.get && !route.operations.get.responses?.[String(exchange.status)]) throw new Error(`HEAD ${path}: ${exchange.status} is not documented for GET`);
+      return;
+    }
     const route = this.routes.find((r) => r.regex.test(path));
     if (route && String(exchange.headers['content-type'] ?? '').startsWith('text/event-stream')) {
       this.checkEventStream(exchange, route);
