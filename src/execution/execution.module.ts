@@ -1,6 +1,8 @@
 import { type BeforeApplicationShutdown, Inject, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { WorkerRuntime } from '../runtimes/embedded/worker-runtime';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { Idempotency } from '../idempotency/idempotency.service';
 import { RuntimesModule } from '../runtimes/runtimes.module';
 import { WorkerStore } from '../store/worker-store';
 import { ModelProvider } from './model-provider';
@@ -30,11 +32,15 @@ export function createRunExecutor(config: AppConfig, runtime: WorkerRuntime, sto
  * marked interrupted.
  */
 @Module({
-  imports: [RuntimesModule],
+  imports: [RuntimesModule, IdempotencyModule],
   providers: [
     { provide: ModelProvider, useFactory: (config: AppConfig) => (config.execution.provider ? createModelProvider(config.execution.provider) : null), inject: [APP_CONFIG] },
     { provide: RunExecutor, useFactory: createRunExecutor, inject: [APP_CONFIG, WorkerRuntime, WorkerStore, ModelProvider] },
-    { provide: WorkerJanitor, useFactory: (config: AppConfig, runtime: WorkerRuntime) => new WorkerJanitor(runtime, config.embedded.idleStopMs), inject: [APP_CONFIG, WorkerRuntime] },
+    {
+      provide: WorkerJanitor,
+      useFactory: (config: AppConfig, runtime: WorkerRuntime, idempotency: Idempotency) => new WorkerJanitor(runtime, config.embedded.idleStopMs, () => idempotency.purgeExpired()),
+      inject: [APP_CONFIG, WorkerRuntime, Idempotency],
+    },
   ],
   exports: [RunExecutor],
 })

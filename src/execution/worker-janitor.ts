@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { WorkerRuntime } from '../runtimes/embedded/worker-runtime';
 
 /**
- * Stops workers idle for WORKER_IDLE_STOP_MS (reason `idle`). Every instance
+ * Periodic upkeep. Stops workers idle for WORKER_IDLE_STOP_MS (reason `idle`). Every instance
  * runs it; the stop itself re-checks idleness under the worker's row lock
  * and does nothing for a stopped worker, so a worker is stopped once, with
  * one event, however many instances notice it.
@@ -12,16 +12,31 @@ export class WorkerJanitor {
   private timer?: NodeJS.Timeout;
   private running = false;
 
+  private purgeTimer?: NodeJS.Timeout;
+
   constructor(
     private readonly runtime: WorkerRuntime,
     private readonly idleStopMs: number | null,
+    /** Removes idempotency records past their 24 h (bounded per call); the table does not grow forever. */
+    private readonly purgeIdempotency: () => Promise<number>,
   ) {}
 
   start(): void {
+    this.purgeTimer = setInterval(() => void this.purge(), 10 * 60_000);
+    this.purgeTimer.unref();
     if (this.idleStopMs === null) return;
     const every = Math.min(30_000, Math.max(250, Math.floor(this.idleStopMs / 4)));
     this.timer = setInterval(() => void this.sweep(), every);
     this.timer.unref();
+  }
+
+  private async purge(): Promise<void> {
+    try {
+      const removed = await this.purgeIdempotency();
+      if (removed > 0) this.logger.log(`removed ${removed} idempotency record(s) older than 24 h`);
+    } catch (err) {
+      this.logger.warn(`idempotency purge failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private async sweep(): Promise<void> {
@@ -39,5 +54,6 @@ export class WorkerJanitor {
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.purgeTimer);
   }
 }

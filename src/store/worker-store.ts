@@ -233,6 +233,8 @@ export interface StoreTx extends StoreQueries {
   upsertApiKey(key: StoredApiKey): Promise<void>;
   deleteApiKey(keyId: string): Promise<void>;
   lockIdempotency(scopeKey: string): Promise<StoredIdempotencyRecord | undefined>;
+  /** Inserts unless a record with this scope key exists (concurrent inserts: exactly one wins); true when it inserted. */
+  insertIdempotencyIfAbsent(record: StoredIdempotencyRecord): Promise<boolean>;
   putIdempotency(record: StoredIdempotencyRecord): Promise<void>;
   deleteIdempotency(scopeKey: string): Promise<void>;
   /** Removes records last updated before `beforeMs`; returns how many. */

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Inject, Param, Post, Query, Req, Res, UseInterceptors } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBody,
@@ -19,6 +19,8 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { ApiEventStreamResponse } from '../events/api-event-stream.decorator';
 import { WorkerEventsQueryDto } from '../events/dto/events-query.dto';
 import { EventStreams, resumePosition } from '../events/event-streams';
+import { IDEMPOTENCY_KEY_HEADER } from '../idempotency/idempotency.constants';
+import { IdempotencyInterceptor } from '../idempotency/idempotency.interceptor';
 import { RuntimeRegistry } from '../runtimes/runtime-registry';
 import { RUNTIME_ID_PARAM, WORKER_ID_PARAM } from '../runtimes/runtimes.constants';
 import { DEFAULT_LIST_LIMIT, DEFAULT_TRANSCRIPT_LIMIT } from '../runtimes/runtimes.constants';
@@ -55,6 +57,8 @@ export class RuntimeWorkersController {
 
   @Post()
   @HttpCode(HttpStatus.CREATED)
+  @UseInterceptors(IdempotencyInterceptor)
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOperation({ operationId: 'createWorker', summary: 'Create a worker in a runtime that can spawn (embedded)' })
   @ApiBody({ type: CreateWorkerDto })
   @ApiCreatedResponse({ type: SpawnResultDto, headers: { Location: { description: "The new worker's URL", schema: { type: 'string' } } } })
@@ -82,6 +86,8 @@ export class RuntimeWorkersController {
 
   @Post(':worker_id/input')
   @HttpCode(HttpStatus.ACCEPTED)
+  @UseInterceptors(IdempotencyInterceptor)
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOperation({ operationId: 'sendWorkerInput', summary: "Append an input to the worker's transcript; a user input starts a run when a model provider is configured" })
   @ApiParam(WORKER_ID_PARAM)
   @ApiBody({ type: SendInputDto })

@@ -4,7 +4,7 @@ import { ApiError } from '../errors/api-error';
 /** Request headers a browser client may send (SPEC §11). */
 export const CORS_ALLOWED_HEADERS = 'Authorization, Content-Type, Last-Event-ID, Idempotency-Key, X-Request-Id';
 /** Response headers a browser client may read. */
-export const CORS_EXPOSED_HEADERS = 'Location, Retry-After, X-Request-Id, WWW-Authenticate, Allow';
+export const CORS_EXPOSED_HEADERS = 'Location, Retry-After, X-Request-Id, WWW-Authenticate, Allow, Idempotency-Replayed';
 const CORS_METHODS = 'GET, POST, DELETE';
 
 /**

@@ -1,6 +1,7 @@
 import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
 import { map, type Observable } from 'rxjs';
 import { serializeResponse } from './serialize-response';
+import { StoredJson } from './stored-json';
 
 /**
  * The global fail-closed net behind the explicit mappers: every handler result
@@ -12,6 +13,7 @@ import { serializeResponse } from './serialize-response';
 @Injectable()
 export class AllowListSerializerInterceptor implements NestInterceptor {
   intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    return next.handle().pipe(map((body) => (body === undefined ? body : serializeResponse(body))));
+    // StoredJson was serialised by this same rule before it was stored: sent as is.
+    return next.handle().pipe(map((body) => (body === undefined || body instanceof StoredJson ? body : serializeResponse(body))));
   }
 }

@@ -544,6 +544,15 @@ export class SqlStoreTx implements StoreTx {
     return row && toIdempotency(row);
   }
 
+  async insertIdempotencyIfAbsent(r: StoredIdempotencyRecord): Promise<boolean> {
+    const changed = await this.db.run(
+      `INSERT INTO wb_idempotency (scope_key, fingerprint, state, owner, worker_id, status, body, location, created_at_ms, updated_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope_key) DO NOTHING`,
+      [r.scopeKey, r.fingerprint, r.state, r.owner, r.workerId, r.status, r.body, r.location, r.createdAtMs, r.updatedAtMs],
+    );
+    return changed === 1;
+  }
+
   async putIdempotency(r: StoredIdempotencyRecord): Promise<void> {
     await this.db.run(
       `INSERT INTO wb_idempotency (scope_key, fingerprint, state, owner, worker_id, status, body, location, created_at_ms, updated_at_ms)
