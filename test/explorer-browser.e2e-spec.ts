@@ -1,18 +1,16 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser } from './support/browser';
 import { startTestApp, type TestApp } from './support/test-app';
 
 /**
  * The OpenAPI explorer in a real browser: headless Chromium opens /docs, uses
  * "Try it out" to create a worker, send it input and read its transcript, and
- * reads the rendered responses. Chromium comes from the system (Debian's
- * `chromium`, installed by .ci/run) or CHROMIUM_PATH; without it this test
- * fails and says how to get it — it never skips.
+ * reads the rendered responses. Chromium comes from test/support/browser.ts
+ * (CHROMIUM_PATH, else the @sparticuz/chromium devDependency, else a system one);
+ * without any it fails and says how to get one — it never skips.
  */
-const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter(
-  (p): p is string => !!p,
-);
 const ARTIFACTS = join(__dirname, 'artifacts');
 
 describe('OpenAPI explorer in headless Chromium', () => {
@@ -22,17 +20,11 @@ describe('OpenAPI explorer in headless Chromium', () => {
   let baseUrl: string;
 
   beforeAll(async () => {
-    const executablePath = CANDIDATES.find((p) => existsSync(p));
-    if (!executablePath) {
-      throw new Error('Chromium not found: install it (Debian: `apt-get install chromium`) or set CHROMIUM_PATH. This test does not skip.');
-    }
     t = await startTestApp();
     baseUrl = await t.listen();
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 2000 } });
+    const launched = await launchBrowser();
+    browser = launched.browser;
+    page = await launched.browser.newPage({ viewport: { width: 1280, height: 2000 } });
   });
 
   afterAll(async () => {
