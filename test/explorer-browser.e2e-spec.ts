@@ -45,10 +45,25 @@ describe('OpenAPI explorer in headless Chromium', () => {
     return { status: Number((await status.innerText()).trim()), body };
   }
 
-  it('creates a worker, sends input and reads the transcript with "Try it out"', async () => {
+  it('creates a worker, sends input and reads the transcript with Authorize and "Try it out"', async () => {
+    const cspViolations: string[] = [];
+    page.on('console', (msg) => {
+      if (/Content Security Policy/i.test(msg.text())) cspViolations.push(msg.text());
+    });
     await page.goto(`${baseUrl}/docs`);
     await page.locator('.opblock').first().waitFor({ timeout: 15_000 });
     expect(await page.locator('.opblock').count()).toBeGreaterThanOrEqual(10);
+
+    // Without a key the API refuses: 401.
+    const refused = await tryOperation('listRuntimes', async () => undefined);
+    expect(refused.status).toBe(401);
+    await page.locator('[id$="-listRuntimes"] .opblock-summary').first().click(); // fold it again
+
+    // Authorize with the key (the bearer scheme the document declares).
+    await page.locator('button.authorize').first().click();
+    await page.locator('.modal-ux input[type="text"], .modal-ux input[type="password"]').first().fill(t.adminKey);
+    await page.locator('.modal-ux button.authorize').click();
+    await page.locator('.modal-ux button.btn-done, .modal-ux .close-modal').first().click();
 
     const created = await tryOperation('createWorker', async (op) => {
       await op.locator('input[placeholder="runtime_id"]').fill('embedded-worker-runtime');
@@ -80,6 +95,7 @@ describe('OpenAPI explorer in headless Chromium', () => {
       items: [{ sequence: 0, role: 'user', content: 'hello from the explorer' }],
     });
 
+    expect(cspViolations).toEqual([]); // the explorer works under the CSP
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.locator('[id$="-readWorkerTranscript"]').first().scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(ARTIFACTS, 'explorer-try-it-out.png'), fullPage: false });

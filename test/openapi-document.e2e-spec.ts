@@ -68,7 +68,7 @@ describe('OpenAPI document', () => {
     expect(errorsOf('readWorkerTranscript')).toEqual([400, 401, 403, 404, 429, 500, 501, 503]);
     expect(errorsOf('getWorker')).toEqual([400, 401, 403, 404, 429, 500, 503]);
     expect(errorsOf('listWorkers')).toEqual([400, 401, 403, 429, 500]);
-    expect(errorsOf('getLiveness')).toEqual([400, 500]);
+    expect(errorsOf('getLiveness')).toEqual([400, 403, 500]); // 403 host_not_allowed applies everywhere
   });
 
   it('describes the intent and acceptance unions with oneOf and a discriminator', () => {
