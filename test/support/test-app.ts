@@ -106,8 +106,8 @@ export class TestApp {
   }
 
   /** Listens on an ephemeral loopback port (for clients outside the process, e.g. a browser). */
-  async listen(): Promise<string> {
-    await this.app.listen(0, '127.0.0.1');
+  async listen(port = 0): Promise<string> {
+    await this.app.listen(port, '127.0.0.1');
     return (await this.app.getUrl()).replace('[::1]', '127.0.0.1');
   }
 
