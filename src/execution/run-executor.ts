@@ -204,10 +204,12 @@ export class RunExecutor {
 
   private async renewLeases(): Promise<void> {
     if (this.active.size === 0) return;
-    const held = new Set(await this.runtime.renewLeases(this.owner, [...this.active.keys()], this.options.leaseMs));
-    for (const [runId, entry] of this.active) {
+    // Only the runs asked about: a run launched while the renewal is in flight was not in the question.
+    const asked = [...this.active.keys()];
+    const held = new Set(await this.runtime.renewLeases(this.owner, asked, this.options.leaseMs));
+    for (const runId of asked) {
       // Not ours any more (ended or taken over while we could not renew): stop without writing.
-      if (!held.has(runId)) entry.controller.abort(new RunStop('ended-elsewhere'));
+      if (!held.has(runId)) this.active.get(runId)?.controller.abort(new RunStop('ended-elsewhere'));
     }
   }
 

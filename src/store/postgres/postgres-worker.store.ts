@@ -58,6 +58,8 @@ export class PostgresWorkerStore extends WorkerStore {
   readonly description: StoreDescription;
   private readonly pool: Pool;
   private readonly clientConfig: ClientConfig;
+  /** The doorbell connection names itself (`<application_name>-doorbell`), so an operator (or a test) can tell it apart. */
+  private readonly listenerUrl: string;
   private readonly instanceId = randomBytes(8).toString('hex');
   private readonly listeners = new Set<(notice: StoreNotice) => void>();
   private channel = 'wb_notices';
@@ -83,6 +85,9 @@ export class PostgresWorkerStore extends WorkerStore {
       keepAliveInitialDelayMillis: 10_000,
     };
     this.pool = new Pool({ ...this.clientConfig, max: options.poolMax, idleTimeoutMillis: 30_000 });
+    const listenerUrl = new URL(options.url);
+    listenerUrl.searchParams.set('application_name', `${listenerUrl.searchParams.get('application_name') ?? 'workspace-backend'}-doorbell`);
+    this.listenerUrl = listenerUrl.toString();
     // An idle client's error (server restart, network) must not crash the process; the next query reports it.
     this.pool.on('error', (err) => this.logPoolError(err));
   }
@@ -153,7 +158,7 @@ export class PostgresWorkerStore extends WorkerStore {
 
   private async startListener(): Promise<void> {
     if (this.closed) return;
-    const client = new Client(this.clientConfig);
+    const client = new Client({ ...this.clientConfig, connectionString: this.listenerUrl });
     client.on('error', (err) => {
       this.logPoolError(err);
       this.restartListener(client);
