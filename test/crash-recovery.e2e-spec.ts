@@ -1,4 +1,5 @@
 import { ChildServer } from './support/child-server';
+import { type FakeModelServer, openAiBaseUrl, startFakeOpenAiServer } from './support/fake-openai-server';
 import { STORE_FIXTURES, type StoreFixture } from './support/stores';
 import { makeTempDir } from './support/test-app';
 
@@ -79,4 +80,65 @@ describe.each(durable)('crash recovery (%s store, kill -9)', (_name, fixture) =>
     }
     console.log(`crash-recovery (${_name}): ${acked.size} acknowledged inputs checked over 3 kill -9 rounds, ${sent.size} sent`);
   });
+});
+
+/**
+ * kill -9 during a run (SPEC §9): after the restart the run that was running
+ * is `interrupted` (run_interrupted, its streamed text kept as a truncated
+ * reply) and the run queued behind it completes.
+ */
+describe.each(durable)('a run killed mid-turn (%s store, kill -9)', (_name, fixture) => {
+  let fake: FakeModelServer;
+  let server: ChildServer;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAiServer();
+    const store = await fixture.create();
+    cleanup = store.cleanup;
+    server = new ChildServer({
+      WORKSPACE_DATA_DIR: makeTempDir('wb-crash-run-'),
+      RUNTIME_STORE_URL: store.env.RUNTIME_STORE_URL,
+      MODEL_PROVIDER: 'openai-compatible',
+      MODEL_BASE_URL: openAiBaseUrl(fake),
+      MODEL_NAME: 'm',
+      DELTA_COALESCE_MS: '20',
+      RUN_LEASE_MS: '2000',
+    });
+  });
+  afterAll(async () => {
+    await server.kill9();
+    await fake.close();
+    await cleanup();
+  });
+
+  it('marks the running run interrupted after the restart and completes the queued one', async () => {
+    await server.start();
+    const id = (await (await server.post(W, { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted' } })).json()).worker.worker_id;
+    fake.enqueue({ kind: 'reply', chunks: ['partial ', 'answer ', 'that ', 'never ', 'ends'], chunkDelayMs: 400 });
+    const first = (await (await server.post(`${W}/${id}/input`, { content: 'long one' })).json()).run;
+    const second = (await (await server.post(`${W}/${id}/input`, { content: 'queued one' })).json()).run;
+    const deadline = Date.now() + 10_000;
+    while (fake.requests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 1000)); // a few deltas are stored
+    await server.kill9();
+    await server.start();
+    const wait = async (runId: string, state: string) => {
+      const until = Date.now() + 20_000;
+      for (;;) {
+        const run = await server.json(`${W}/${id}/runs/${runId}`);
+        if (run.state === state) return run;
+        if (Date.now() > until) throw new Error(`run ${runId} is ${run.state}, not ${state}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const interrupted = await wait(first.run_id, 'interrupted');
+    expect(interrupted.error).toEqual({ code: 'run_interrupted', message: expect.any(String) });
+    await wait(second.run_id, 'completed');
+    const items = (await server.json(`${W}/${id}/transcript`)).items;
+    const partial = items.find((i: any) => i.run_id === first.run_id);
+    expect(partial).toMatchObject({ role: 'assistant', truncated: true });
+    expect(partial.content.startsWith('partial ')).toBe(true);
+    expect(items.find((i: any) => i.run_id === second.run_id)).toMatchObject({ truncated: false, content: 'Echo: queued one' });
+  }, 60_000);
 });
