@@ -72,6 +72,10 @@ export class ChildServer {
     return (await this.fetch(path, init)).json();
   }
 
+  async postJson(path: string, body: unknown): Promise<any> {
+    return (await this.post(path, body)).json();
+  }
+
   post(path: string, body: unknown): Promise<Response> {
     return this.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   }

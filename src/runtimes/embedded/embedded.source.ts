@@ -24,7 +24,7 @@ import type {
 import { OperationRefusedError, RuntimeSourceError } from '../runtime-source.errors';
 import { EMBEDDED_RUNTIME_ID } from '../runtimes.constants';
 import type { EventLog, LogSink } from './event-log';
-import { runErrorMessage } from './run-errors';
+import { runErrorMessage } from '../run-errors';
 import { runFromSnapshot } from './run-transitions';
 import type { WorkerRuntime } from './worker-runtime';
 

@@ -1,7 +1,7 @@
 import { ApiField } from '../../common/dto/api-field.decorator';
 import { ListEnvelopeDto, toRfc3339 } from '../../common/dto/list-envelope.dto';
 import type { RunRecord, RunState } from '../../runtimes/runtime-source';
-import { RUN_ERROR_MESSAGES } from '../../runtimes/embedded/run-errors';
+import { RUN_ERROR_MESSAGES } from '../../runtimes/run-errors';
 
 export class RunUsageDto {
   @ApiField({ type: 'integer', minimum: 0 }) input_tokens: number;

@@ -1,4 +1,4 @@
-import { PROVIDER_ERROR_MESSAGES } from '../../execution/model-provider';
+import { PROVIDER_ERROR_MESSAGES } from '../execution/model-provider';
 
 /**
  * Every `error.code` a run can end with, and its fixed message. Provider
