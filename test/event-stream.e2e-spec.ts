@@ -145,6 +145,31 @@ describe('worker event streams (SSE)', () => {
     }
   });
 
+  it('keeps the unread bytes of all streams under SSE_TOTAL_BUFFER_BYTES, cutting off the most-behind clients first', async () => {
+    const budgetApp = await startTestApp({ RUNTIME_STORE_URL: 'memory:', SSE_CLIENT_BUFFER_BYTES: '1048576', SSE_TOTAL_BUFFER_BYTES: '1048576', SSE_MAX_LAG_MS: '600000' });
+    const url = await budgetApp.listen();
+    try {
+      const workerId = await createEmbeddedWorker(budgetApp);
+      const streams = budgetApp.app.get(EventStreams);
+      const readers = await Promise.all(Array.from({ length: 20 }, () => connect(eventsPath(workerId), {}, budgetApp, url)));
+      for (const r of readers) r.pause();
+      const big = 'b'.repeat(100_000);
+      // Never-reading clients cannot hold more than the budget: the sweeper cuts the most-behind off.
+      const cutOff = () => streams.cutOff > 0;
+      for (let i = 0; i < 150 && !cutOff(); i++) {
+        await send(workerId, `${i} ${big}`, budgetApp);
+        await new Promise((r) => setTimeout(r, 20)); // the sweeper runs every 250 ms
+      }
+      await until(cutOff, 5000, 'the budget to cut clients off');
+      for (const r of readers) r.resume(); // a client cut off reads its final event
+      await until(() => readers.filter((r) => r.ended).length >= 1, 10_000, 'a cut-off client to end');
+      const cut = readers.filter((r) => named(r).some((e) => e.event === 'stream.overflow'));
+      expect(cut.length).toBeGreaterThan(0);
+    } finally {
+      await budgetApp.close();
+    }
+  });
+
   it('caps streams per worker with 429 too_many_streams and Retry-After', async () => {
     const capped = await startTestApp({ RUNTIME_STORE_URL: 'memory:', SSE_MAX_STREAMS_PER_WORKER: '2', SSE_MAX_STREAMS: '3' });
     const url = await capped.listen();

@@ -121,6 +121,25 @@ describe.each([
     expect((await t.get(workerPath(id))).body).toMatchObject({ activity: 'idle', current_run_id: null });
   });
 
+  it('resumes in the middle of a run with Last-Event-ID and gets the rest exactly once', async () => {
+    const id = await createEmbeddedWorker(t);
+    fake.enqueue({ kind: 'reply', chunks: ['one ', 'two ', 'three ', 'four ', 'five ', 'six'], chunkDelayMs: 80 });
+    const first = await connect(`${workerPath(id)}/events`);
+    const r = (await send(id, 'count')).body as any;
+    await first.waitFor((c) => workerEvents(c).filter((e) => e.event === 'message.delta').length >= 2);
+    const seen = workerEvents(first);
+    const lastId = seen[seen.length - 1].id!;
+    first.close();
+    const resumed = await connect(`${workerPath(id)}/events`, { 'last-event-id': lastId });
+    await resumed.waitFor((c) => workerEvents(c).some((e) => e.event === 'run.completed'));
+    const rest = workerEvents(resumed);
+    const all = [...seen, ...rest];
+    expect(all.map((e) => e.id)).toEqual(all.map((_, i) => `evt-${i + 1}`)); // no gap, no duplicate
+    const deltas = all.filter((e) => e.event === 'message.delta' && e.data.run_id === r.run.run_id).map((e) => e.data.delta).join('');
+    expect(deltas).toBe('one two three four five six');
+    expect(rest.find((e) => e.event === 'message.completed')!.data.item.content).toBe(deltas);
+  });
+
   it('runs a worker\'s inputs one at a time, in order, each seeing the earlier replies', async () => {
     const id = await createEmbeddedWorker(t);
     fake.setDefault({ kind: 'reply', chunkDelayMs: 20 });

@@ -61,6 +61,8 @@ export class EventStreams implements BeforeApplicationShutdown {
   private readonly sweeper: NodeJS.Timeout;
   private readonly overflowFrame = frame('stream.overflow', toStreamOverflowData());
   private closing = false;
+  /** Streams cut off for lagging or for the budget since start (operator log, tests). */
+  cutOff = 0;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.sweeper = setInterval(() => this.sweep(), 250);
@@ -146,18 +148,26 @@ export class EventStreams implements BeforeApplicationShutdown {
     const now = Date.now();
     const { maxLagMs, totalBufferBytes } = this.config.events;
     let total = 0;
+    const before = this.cutOff;
     for (const { stream } of this.open) {
       if (stream.closed) continue;
-      if (stream.laggingSince !== undefined && now - stream.laggingSince > maxLagMs) stream.end(this.overflowFrame);
+      if (stream.laggingSince !== undefined && now - stream.laggingSince > maxLagMs) this.cut(stream);
       else total += stream.unreadBytes;
     }
-    if (total <= totalBufferBytes) return;
-    const byBacklog = [...this.open].filter((s) => !s.stream.closed).sort((a, b) => b.stream.unreadBytes - a.stream.unreadBytes);
-    for (const { stream } of byBacklog) {
-      if (total <= totalBufferBytes) break;
-      total -= stream.unreadBytes;
-      stream.end(this.overflowFrame);
+    if (total > totalBufferBytes) {
+      const byBacklog = [...this.open].filter((s) => !s.stream.closed).sort((a, b) => b.stream.unreadBytes - a.stream.unreadBytes);
+      for (const { stream } of byBacklog) {
+        if (total <= totalBufferBytes) break;
+        total -= stream.unreadBytes;
+        this.cut(stream);
+      }
     }
+    if (this.cutOff > before) this.logger.warn(`cut off ${this.cutOff - before} event stream(s) that fell behind (SSE_MAX_LAG_MS / SSE_TOTAL_BUFFER_BYTES)`);
+  }
+
+  private cut(stream: SseStream): void {
+    this.cutOff++;
+    stream.end(this.overflowFrame);
   }
 
   /** Ends the streams opened with an API key that was just revoked. */
