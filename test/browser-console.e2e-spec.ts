@@ -97,7 +97,7 @@ describe('a web console on another origin, in headless Chromium', () => {
 
   it('creates a worker, sends input and follows its stream across a backend restart, missing nothing', async () => {
     await page.goto(allowed.url);
-    await page.waitForFunction(() => (window as any).ready === true);
+    await page.waitForFunction(() => (globalThis as any).ready === true);
     const key = env.API_KEY;
     const call = (method: string, path: string, body?: unknown) =>
       page.evaluate(
@@ -115,18 +115,18 @@ describe('a web console on another origin, in headless Chromium', () => {
     expect(created.status).toBe(201);
     expect(created.requestId).toBeTruthy(); // exposed to the page by CORS
     expect(created.location).toContain('/workers/');
-    const workerId = created.body.worker.worker_id;
-    await page.evaluate(({ url, key }) => (window as any).follow(url, key), { url: `${apiUrl}${EMBEDDED}/workers/${workerId}/events?after=evt-0`, key });
+    const workerId = (created.body as any).worker.worker_id;
+    await page.evaluate(({ url, key }) => (globalThis as any).follow(url, key), { url: `${apiUrl}${EMBEDDED}/workers/${workerId}/events?after=evt-0`, key });
     expect((await call('POST', `${EMBEDDED}/workers/${workerId}/input`, { content: 'before restart' })).status).toBe(202);
-    await page.waitForFunction(() => (window as any).events.some((e: any) => e.data?.item?.content === 'before restart'), undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (globalThis as any).events.some((e: any) => e.data?.item?.content === 'before restart'), undefined, { timeout: 10_000 });
 
     // The backend restarts on the same port; the console's stream reconnects by itself.
     await t.close();
     t = await startTestApp(env);
     await t.listen(port);
     expect((await t.post(`${EMBEDDED}/workers/${workerId}/input`, { content: 'after restart' })).status).toBe(202);
-    await page.waitForFunction(() => (window as any).events.some((e: any) => e.data?.item?.content === 'after restart'), undefined, { timeout: 15_000 });
-    const events: Array<{ id?: string; event: string; data: any }> = await page.evaluate(() => (window as any).events);
+    await page.waitForFunction(() => (globalThis as any).events.some((e: any) => e.data?.item?.content === 'after restart'), undefined, { timeout: 15_000 });
+    const events: Array<{ id?: string; event: string; data: any }> = await page.evaluate(() => (globalThis as any).events);
     const workerEvents = events.filter((e) => e.id);
     expect(workerEvents.map((e) => e.event)).toEqual(['worker.input_accepted', 'worker.input_accepted']);
     expect(workerEvents.map((e) => e.id)).toEqual(['evt-1', 'evt-2']); // no gap, no duplicate across the restart
