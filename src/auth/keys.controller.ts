@@ -10,9 +10,10 @@ import { RejectQueryPipe } from '../common/pipes/reject-query.pipe';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { DEFAULT_LIST_LIMIT } from '../runtimes/runtimes.constants';
 import { ApiKeys } from './api-keys.service';
-import { type ApiKeyDto, ApiKeyListDto, ApiKeyDto as ApiKeyDtoClass, CreateApiKeyDto, CreatedApiKeyDto, toApiKeyDto, toCreatedApiKeyDto } from './dto/api-key.dto';
+import { type ApiKeyDto, ApiKeyListDto, CREATE_API_KEY_EXAMPLES, ApiKeyDto as ApiKeyDtoClass, CreateApiKeyDto, CreatedApiKeyDto, toApiKeyDto, toCreatedApiKeyDto } from './dto/api-key.dto';
 
-const KEY_ID_PARAM = { name: 'key_id', schema: { type: 'string' as const, pattern: '^[A-Za-z0-9_:-]{1,120}$' }, example: 'key-5f0c2a6e9b1d4c7fa0e3b8d2' };
+// The example sits in `schema`: @nestjs/swagger drops a parameter-level `example` next to `schema`; openapi.ts lifts it to the parameter.
+const KEY_ID_PARAM = { name: 'key_id', schema: { type: 'string' as const, pattern: '^[A-Za-z0-9_:-]{1,120}$', example: 'key-5f0c2a6e9b1d4c7fa0e3b8d2' } };
 
 const unknownKey = () => new ApiError(HttpStatus.NOT_FOUND, 'unknown_key', 'No API key with this key_id exists');
 
@@ -29,8 +30,8 @@ export class KeysController {
   @Post()
   @HttpCode(HttpStatus.CREATED)
   @ApiOperation({ operationId: 'createApiKey', summary: 'Create an API key; its secret is in this answer only' })
-  @ApiBody({ type: CreateApiKeyDto })
-  @ApiCreatedResponse({ type: CreatedApiKeyDto, headers: { Location: { description: "The key's URL", schema: { type: 'string' } } } })
+  @ApiBody({ type: CreateApiKeyDto, examples: CREATE_API_KEY_EXAMPLES })
+  @ApiCreatedResponse({ type: CreatedApiKeyDto, description: "Created; `Location` is the key's URL. The secret is in this answer only" })
   @ApiErrors('validation_failed', 'payload_too_large', 'unsupported_media_type', 'store_unavailable')
   async create(@Query(RejectQueryPipe) _query: Record<string, never>, @Body() body: CreateApiKeyDto, @Res({ passthrough: true }) res: Response): Promise<CreatedApiKeyDto> {
     const { key, token } = await this.keys.create(body.name, body.scopes);

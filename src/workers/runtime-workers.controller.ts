@@ -24,9 +24,9 @@ import { IdempotencyInterceptor } from '../idempotency/idempotency.interceptor';
 import { RuntimeRegistry } from '../runtimes/runtime-registry';
 import { RUNTIME_ID_PARAM, WORKER_ID_PARAM } from '../runtimes/runtimes.constants';
 import { DEFAULT_LIST_LIMIT, DEFAULT_TRANSCRIPT_LIMIT } from '../runtimes/runtimes.constants';
-import { CreateWorkerDto, SpawnResultDto, toSpawnRequest, toSpawnResultDto } from './dto/create-worker.dto';
-import { InputResultDto, SendInputDto, toInputRequest, toInputResultDto } from './dto/send-input.dto';
-import { StopWorkerDto } from './dto/stop-worker.dto';
+import { CREATE_WORKER_EXAMPLES, CreateWorkerDto, SpawnResultDto, toSpawnRequest, toSpawnResultDto } from './dto/create-worker.dto';
+import { InputResultDto, SEND_INPUT_EXAMPLES, SendInputDto, toInputRequest, toInputResultDto } from './dto/send-input.dto';
+import { STOP_WORKER_EXAMPLES, StopWorkerDto } from './dto/stop-worker.dto';
 import { toTranscriptPageDto, TranscriptPageDto, TranscriptQueryDto } from './dto/transcript.dto';
 import { toWorkerSummaryDto, WorkerListDto, WorkerSummaryDto } from './dto/worker-summary.dto';
 
@@ -60,8 +60,8 @@ export class RuntimeWorkersController {
   @UseInterceptors(IdempotencyInterceptor)
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOperation({ operationId: 'createWorker', summary: 'Create a worker in a runtime that can spawn (embedded)' })
-  @ApiBody({ type: CreateWorkerDto })
-  @ApiCreatedResponse({ type: SpawnResultDto, headers: { Location: { description: "The new worker's URL", schema: { type: 'string' } } } })
+  @ApiBody({ type: CreateWorkerDto, examples: CREATE_WORKER_EXAMPLES })
+  @ApiCreatedResponse({ type: SpawnResultDto, description: "Created; `Location` is the new worker's URL" })
   @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime', 'payload_too_large', 'unsupported_media_type', 'rejected', 'capability_unsupported', 'idempotency_key_reused', 'idempotency_in_progress', 'store_unavailable')
   async create(
     @Param('runtime_id') runtimeId: string,
@@ -90,7 +90,7 @@ export class RuntimeWorkersController {
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOperation({ operationId: 'sendWorkerInput', summary: "Append an input to the worker's transcript; a user input starts a run when a model provider is configured" })
   @ApiParam(WORKER_ID_PARAM)
-  @ApiBody({ type: SendInputDto })
+  @ApiBody({ type: SendInputDto, examples: SEND_INPUT_EXAMPLES })
   @ApiAcceptedResponse({ type: InputResultDto })
   @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime', 'unknown_worker', 'payload_too_large', 'unsupported_media_type', 'capability_unsupported', 'worker_stopped', 'worker_busy', 'worker_queue_full', 'idempotency_key_reused', 'idempotency_in_progress', 'store_unavailable')
   async input(
@@ -116,7 +116,7 @@ export class RuntimeWorkersController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ operationId: 'stopWorker', summary: 'Stop a worker: its running and queued runs are cancelled; it takes no more input. Idempotent' })
   @ApiParam(WORKER_ID_PARAM)
-  @ApiBody({ type: StopWorkerDto, required: false })
+  @ApiBody({ type: StopWorkerDto, required: false, examples: STOP_WORKER_EXAMPLES })
   @ApiOkResponse({ type: WorkerSummaryDto })
   @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime', 'unknown_worker', 'payload_too_large', 'unsupported_media_type', 'capability_unsupported', 'store_unavailable')
   async stop(

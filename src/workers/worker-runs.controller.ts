@@ -3,7 +3,7 @@ import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs
 import { ApiErrors } from '../common/dto/error-response.dto';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
-import { EMPTY_BODY_SCHEMA, RejectBodyPipe } from '../common/pipes/reject-body.pipe';
+import { EMPTY_BODY_EXAMPLES, EMPTY_BODY_SCHEMA, RejectBodyPipe } from '../common/pipes/reject-body.pipe';
 import { RejectQueryPipe } from '../common/pipes/reject-query.pipe';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { RuntimeRegistry } from '../runtimes/runtime-registry';
@@ -52,7 +52,7 @@ export class WorkerRunsController {
     summary: 'Cancel a queued or running run (its provider request is aborted; text produced so far is kept, truncated). Idempotent',
   })
   @ApiParam(RUN_ID_PARAM)
-  @ApiBody({ schema: EMPTY_BODY_SCHEMA, required: false })
+  @ApiBody({ schema: EMPTY_BODY_SCHEMA, required: false, examples: EMPTY_BODY_EXAMPLES })
   @ApiOkResponse({ type: RunSummaryDto, description: 'The run, `cancelled`' })
   @ApiErrors('invalid_identifier', 'validation_failed', 'unknown_runtime', 'unknown_worker', 'unknown_run', 'payload_too_large', 'unsupported_media_type', 'capability_unsupported', 'run_finished', 'store_unavailable')
   async cancel(

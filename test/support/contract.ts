@@ -82,9 +82,11 @@ export class OpenApiContract {
       // No such route: the generic error body, as a 404; a known path with another method: 405.
       const allowed = route ? [405, 401, 403, 429] : [404, 401, 403];
       if (!allowed.includes(exchange.status)) throw new Error(`${exchange.method} ${path}: ${exchange.status} on an undocumented route`);
+      if (exchange.status === 405) this.checkHeaders(exchange, this.document.components.responses.MethodNotAllowed, `${exchange.method} ${path}`);
       schema = { $ref: '#/components/schemas/ErrorResponseDto' };
     } else {
       const documented = route.operations[exchange.method.toLowerCase()]?.responses?.[String(exchange.status)];
+      if (documented) this.checkHeaders(exchange, documented, `${exchange.method} ${route.template}`);
       if (documented && !documented.content) {
         // A response documented without a body (204, 304): there must be none.
         if (exchange.text !== '') throw new Error(`${exchange.method} ${route.template}: ${exchange.status} is documented without a body but has one`);
@@ -105,10 +107,25 @@ export class OpenApiContract {
     this.checked++;
   };
 
+  /** Every header the response documents as required is there, and matches its schema. */
+  private checkHeaders(exchange: Exchange, response: Json, where: string): void {
+    for (const [name, declared] of Object.entries((response.headers ?? {}) as Json)) {
+      const header = declared.$ref ? this.document.components.headers[String(declared.$ref).split('/').pop()!] : declared;
+      const value = exchange.headers[name.toLowerCase()];
+      if (value === undefined) {
+        if (header.required) throw new Error(`${where} (${exchange.status}): the documented header ${name} is missing`);
+        continue;
+      }
+      const validate = this.validatorFor(header.schema);
+      if (!validate(value)) throw new Error(`${where} (${exchange.status}): header ${name}: ${JSON.stringify(value)} does not match its schema: ${this.ajv.errorsText(validate.errors)}`);
+    }
+  }
+
   /** Every event's `data:` must match the documented event schemas (closed), and every `event:` its `kind`. */
   private checkEventStream(exchange: Exchange, route: Route): void {
     const schema = route.operations.get?.responses?.['200']?.content?.['text/event-stream']?.schema;
     if (exchange.status !== 200 || !schema) throw new Error(`${exchange.method} ${route.template}: undocumented event stream (${exchange.status})`);
+    this.checkHeaders(exchange, route.operations.get.responses['200'], `${exchange.method} ${route.template}`);
     const validate = this.validatorFor(schema);
     const complete = exchange.text.slice(0, exchange.text.lastIndexOf('\n\n') + 2);
     for (const block of complete.split('\n\n')) {
@@ -128,7 +145,8 @@ export class OpenApiContract {
     return this.validatorFor(schema);
   }
 
-  private validatorFor(schema: Json): ValidateFunction {
+  /** A cached validator for a schema of the document (closed objects, refs into the committed document). */
+  validatorFor(schema: Json): ValidateFunction {
     const key = JSON.stringify(schema);
     let fn = this.compiled.get(key);
     if (!fn) {

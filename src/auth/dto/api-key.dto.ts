@@ -21,6 +21,12 @@ export class CreateApiKeyDto {
   scopes: Scope[];
 }
 
+/** Request examples (the first is what tools such as dredd send); each is valid against CreateApiKeyDto. */
+export const CREATE_API_KEY_EXAMPLES = {
+  read_write: { summary: 'A key for a web console: reads and writes', value: { name: 'web console', scopes: ['read', 'write'] } },
+  read_only: { summary: 'A read-only key for a dashboard', value: { name: 'dashboard', scopes: ['read'] } },
+};
+
 export class ApiKeyDto {
   @ApiField({ example: 'key-5f0c2a6e9b1d4c7fa0e3b8d2' }) key_id: string;
   @ApiField() name: string;

@@ -2,6 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { API_ERROR_CODES, type ApiErrorCode } from '../errors/api-error';
 import { DiagnosticDto } from './diagnostic.dto';
+import { headerRef, RESPONSE_HEADERS, type ResponseHeaderName } from './response-headers';
 
 export class ValidationDetailDto {
   @ApiProperty({ description: 'Dotted path of the offending field, or `body` / `query`', example: 'content' })
@@ -63,34 +64,49 @@ export const ERROR_CODES: Record<ApiErrorCode, { status: number; example: string
   service_unavailable: { status: 503, example: 'The backend is not ready' },
 };
 
-/** Headers that come with some error statuses. */
-const ERROR_HEADERS: Record<number, Record<string, { description: string; schema: { type: 'string' } }>> = {
-  401: { 'WWW-Authenticate': { description: 'Bearer', schema: { type: 'string' } } },
-  405: { Allow: { description: 'The methods this path answers', schema: { type: 'string' } } },
-  429: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'string' } } },
-  503: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'string' } } },
+/** Headers that come with some error statuses (every code of the status sends them). */
+const ERROR_HEADERS: Record<number, ResponseHeaderName[]> = {
+  401: ['WWW-Authenticate'],
+  405: ['Allow'],
+  429: ['Retry-After'],
+  503: ['Retry-After'],
 };
+
+/** Details a validation error of this code shows in its example (openapi.ts fits `validation_failed`'s to each route). */
+const EXAMPLE_DETAILS: Partial<Record<ApiErrorCode, ValidationDetailDto[]>> = {
+  validation_failed: [{ path: 'colour', message: 'unknown field' }],
+  limit_too_large: [{ path: 'limit', message: 'limit must not be greater than 200' }],
+  invalid_cursor: [{ path: 'cursor', message: 'cursor must be a next_cursor value' }],
+};
+
+/** Diagnostics an error of this code carries in its example. */
+const EXAMPLE_DIAGNOSTICS: Partial<Record<ApiErrorCode, DiagnosticDto[]>> = {
+  rejected: [{ code: 'embedded_socket_ready_unsupported', severity: 'error', message: 'The embedded runtime has no socket; use acceptance kind run_accepted' }],
+  store_unavailable: [{ code: 'embedded_runtime_store_unavailable', severity: 'error', message: 'The embedded runtime store cannot answer right now; retry shortly' }],
+};
+
+/** The example body of one error code, as AllExceptionsFilter would send it. */
+export function errorExample(code: ApiErrorCode): ErrorResponseDto {
+  const details = EXAMPLE_DETAILS[code];
+  return {
+    statusCode: ERROR_CODES[code].status,
+    error: code,
+    message: ERROR_CODES[code].example,
+    diagnostics: EXAMPLE_DIAGNOSTICS[code] ?? [],
+    ...(details ? { details } : {}),
+  };
+}
 
 /** The response object for one status and the codes a route can give with it: each code's own example. */
 export function errorResponse(status: number, codes: readonly ApiErrorCode[] = codesOf(status)) {
-  const examples = Object.fromEntries(
-    codes.map((code) => [
-      code,
-      {
-        summary: code,
-        value: {
-          statusCode: status,
-          error: code,
-          message: ERROR_CODES[code].example,
-          diagnostics: [],
-          ...(status === 400 && code !== 'invalid_identifier' ? { details: [{ path: code === 'invalid_cursor' ? 'cursor' : code === 'limit_too_large' ? 'limit' : 'content', message: 'must be valid' }] } : {}),
-        },
-      },
-    ]),
-  );
+  for (const code of codes) if (ERROR_CODES[code].status !== status) throw new Error(`${code} is a ${ERROR_CODES[code].status}, not a ${status}`);
+  const examples = Object.fromEntries(codes.map((code) => [code, { summary: code, value: errorExample(code) }]));
+  const headers: Record<string, object> = Object.fromEntries((ERROR_HEADERS[status] ?? []).map((name) => [name, headerRef(name)]));
+  // Only this code of the 409s asks the client to come back: the header is not on every 409.
+  if (codes.includes('idempotency_in_progress')) headers['Retry-After'] = { ...RESPONSE_HEADERS['Retry-After'], required: false, description: 'With idempotency_in_progress: seconds to wait before retrying' };
   return {
     description: codes.map((c) => `\`${c}\``).join(', '),
-    ...(ERROR_HEADERS[status] ? { headers: ERROR_HEADERS[status] } : {}),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
     content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponseDto) }, examples } },
   };
 }

@@ -2,7 +2,10 @@ import { Injectable, type PipeTransform } from '@nestjs/common';
 import { ApiError } from '../errors/api-error';
 
 /** OpenAPI schema of a body that must be empty or `{}`. */
-export const EMPTY_BODY_SCHEMA = { type: 'object' as const, properties: {}, additionalProperties: false, example: {} };
+export const EMPTY_BODY_SCHEMA = { type: 'object' as const, properties: {}, additionalProperties: false };
+
+/** Its request example (the only valid non-empty body). */
+export const EMPTY_BODY_EXAMPLES = { empty: { summary: 'An empty object (or send no body)', value: {} } };
 
 /**
  * For routes whose body must be empty or `{}` (cancel): any field is a

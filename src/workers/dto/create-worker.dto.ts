@@ -61,7 +61,8 @@ export class RunAcceptedAcceptanceDto {
   @IsIn(['run_accepted'])
   kind: 'run_accepted';
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 1000, default: 0 })
+  // The default is stated in the description, not as `default`: openapi-typescript would make the property required.
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 1000, description: 'Default 0; echoed in the acceptance evidence' })
   @ValidateIf((o: RunAcceptedAcceptanceDto) => o.expected_segments !== undefined)
   @IsInt()
   @Min(0)
@@ -125,6 +126,29 @@ export class CreateWorkerDto {
   @DiscriminatedBy('kind', AcceptanceBaseDto, { run_accepted: RunAcceptedAcceptanceDto, socket_ready: SocketReadyAcceptanceDto })
   acceptance: AcceptanceDto;
 }
+
+/**
+ * Request examples, one per intent (the first is what tools such as dredd
+ * send): each is valid against CreateWorkerDto and creates a worker on the
+ * embedded runtime (test/openapi-document.e2e-spec.ts checks both).
+ */
+export const CREATE_WORKER_EXAMPLES = {
+  ticket_role: {
+    summary: 'A coder for a ticket (profile builtin:coder)',
+    value: {
+      intent: { kind: 'ticket_role', ticket_id: '00001KVZSGT0Q', role: 'coder' },
+      acceptance: { kind: 'run_accepted', expected_segments: 0 },
+    },
+  },
+  workspace_companion: {
+    summary: 'The workspace companion (runtime default profile)',
+    value: { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted' } },
+  },
+  workspace_orchestrator: {
+    summary: 'The workspace orchestrator (runtime default profile)',
+    value: { intent: { kind: 'workspace_orchestrator' }, acceptance: { kind: 'run_accepted', expected_segments: 1 } },
+  },
+};
 
 /** Validated DTO → the registry's request (plain data, defaults applied). */
 export function toSpawnRequest(dto: CreateWorkerDto): SpawnRequest {

@@ -38,16 +38,16 @@ function IsBoundedText(max: number): PropertyDecorator {
 }
 
 export class SendInputDto {
-  @ApiPropertyOptional({ enum: ['user', 'system'], default: 'user', description: '`system` inputs are context only: they start no run' })
+  // Defaults are stated in the description, not as `default`: openapi-typescript makes a component property with a `default` required, request bodies included.
+  @ApiPropertyOptional({ enum: ['user', 'system'], description: 'Default `user`. `system` inputs are context only: they start no run' })
   @ValidateIf((o: SendInputDto) => o.kind !== undefined)
   @IsIn(['user', 'system'])
   kind?: 'user' | 'system';
 
   @ApiPropertyOptional({
     enum: ON_BUSY,
-    default: 'enqueue',
     description:
-      'When the worker is busy: `enqueue` behind its runs; `reject` with 409 worker_busy (nothing recorded); `interrupt`: cancel the running run and run this one next',
+      'Default `enqueue`. When the worker is busy: `enqueue` behind its runs; `reject` with 409 worker_busy (nothing recorded); `interrupt`: cancel the running run and run this one next',
   })
   @ValidateIf((o: SendInputDto) => o.on_busy !== undefined)
   @IsIn(ON_BUSY)
@@ -64,6 +64,13 @@ export class SendInputDto {
   @IsStorableText()
   content: string;
 }
+
+/** Request examples (the first is what tools such as dredd send); each is valid against SendInputDto. */
+export const SEND_INPUT_EXAMPLES = {
+  user: { summary: 'A user input (starts a run when a model provider is configured)', value: { content: 'Review the diff please' } },
+  system: { summary: 'Context only: starts no run', value: { kind: 'system', content: 'The ticket is 00001KVZSGT0Q; the diff is on branch fix-42' } },
+  reject_when_busy: { summary: 'Refused with 409 worker_busy instead of queued', value: { kind: 'user', content: 'Summarise the review', on_busy: 'reject' } },
+};
 
 export function toInputRequest(dto: SendInputDto): InputRequest {
   return { kind: dto.kind ?? 'user', content: dto.content, onBusy: dto.on_busy ?? 'enqueue' };

@@ -11,3 +11,9 @@ export class StopWorkerDto {
   @IsStorableText()
   reason?: string;
 }
+
+/** Request examples (the first is what tools such as dredd send); each is valid against StopWorkerDto. */
+export const STOP_WORKER_EXAMPLES = {
+  with_reason: { summary: 'Stop with a reason', value: { reason: 'done with this ticket' } },
+  empty: { summary: 'Stop without a reason', value: {} },
+};
