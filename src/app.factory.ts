@@ -1,12 +1,12 @@
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { ThrottlerStorageService } from '@nestjs/throttler';
 import type { Server } from 'node:http';
 import { AppModule } from './app.module';
 import { ApiKeys } from './auth/api-keys.service';
 import { GENERATED_KEY_SHAPE } from './auth/auth.constants';
 import { authMiddleware } from './auth/auth.middleware';
+import { RateLimiter } from './auth/rate-limiter';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { corsMiddleware } from './common/http/cors.middleware';
 import { hostCheckMiddleware } from './common/http/host-check.middleware';
@@ -14,6 +14,7 @@ import { hardenHttpServer } from './common/http/http-server';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
 import { methodNotAllowedMiddleware } from './common/http/method-not-allowed.middleware';
 import { securityHeaders } from './common/http/security-headers';
+import { AllowListExpressAdapter } from './common/serialization/allow-list-express.adapter';
 import { createAccessLogMiddleware } from './common/logging/access-log.middleware';
 import { AppLogger } from './common/logging/app-logger';
 import { requestIdMiddleware } from './common/logging/request-id.middleware';
@@ -39,7 +40,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // Keys created before a restart are known only by their hash: redact them by shape.
   registerSecretPattern(GENERATED_KEY_SHAPE);
   if (options.logLevels) logger.setLogLevels?.(options.logLevels);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), new AllowListExpressAdapter(), {
     logger,
     bodyParser: false,
     bufferLogs: true,
@@ -71,7 +72,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   app.use(
     authMiddleware(app.get(ApiKeys), {
       disabled: config.auth.disabled,
-      rateLimit: config.auth.rateLimitPerMinute === null ? null : { storage: app.get(ThrottlerStorageService), perMinute: config.auth.rateLimitPerMinute },
+      rateLimit: config.auth.rateLimitPerMinute === null ? null : { limiter: new RateLimiter(config.auth.rateLimitPerMinute), perMinute: config.auth.rateLimitPerMinute },
     }),
   );
   const document = setupOpenApi(app);

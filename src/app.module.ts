@@ -1,7 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { IdentifierParamsGuard } from './common/guards/identifier-params.guard';
-import { AllowListSerializerInterceptor } from './common/serialization/allow-list-serializer.interceptor';
 import type { AppConfig } from './config/app-config';
 import { AuthModule } from './auth/auth.module';
 import { ConfigModule } from './config/config.module';
@@ -18,13 +17,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), RuntimesModule, ExecutionModule, HostsModule, WorkersModule, EventsModule, AuthModule, HealthModule],
-      providers: [
-        { provide: APP_GUARD, useClass: IdentifierParamsGuard },
-        // Fail-closed net behind the explicit mappers: only @ApiField
-        // properties of response DTOs are serialised; a plain object or an
-        // internal record returned by mistake is a 500, never a leak.
-        { provide: APP_INTERCEPTOR, useClass: AllowListSerializerInterceptor },
-      ],
+      // The fail-closed response serialiser is the HTTP adapter (AllowListExpressAdapter, app.factory.ts).
+      providers: [{ provide: APP_GUARD, useClass: IdentifierParamsGuard }],
     };
   }
 }

@@ -1,8 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { ThrottlerStorage } from '@nestjs/throttler';
 import { ApiError } from '../common/errors/api-error';
 import type { ApiKeys, Principal } from './api-keys.service';
 import { ANONYMOUS_KEY_ID, type Scope, SCOPES } from './auth.constants';
+import type { RateLimiter } from './rate-limiter';
 
 export interface AuthenticatedRequest extends Request {
   auth?: Principal;
@@ -35,7 +35,7 @@ function unauthorized(message: string): ApiError {
  * before the body is read. The key is taken from the Authorization header
  * only: one in a query string is never looked at.
  */
-export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rateLimit: { storage: ThrottlerStorage; perMinute: number } | null }): RequestHandler {
+export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rateLimit: { limiter: RateLimiter; perMinute: number } | null }): RequestHandler {
   return (req: AuthenticatedRequest, res: Response, next: NextFunction) => {
     if (isPublic(req.path)) return next();
     if (options.disabled) {
@@ -46,14 +46,14 @@ export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rate
     if (!match) return next(unauthorized('A valid API key is required: Authorization: Bearer <key>'));
     keys
       .authenticate(match[1])
-      .then(async (principal) => {
+      .then((principal) => {
         if (!principal) return next(unauthorized('The API key is not valid'));
         if (options.rateLimit) {
-          const { perMinute, storage } = options.rateLimit;
-          const record = await storage.increment(principal.keyId, 60_000, perMinute, 0, 'per-key');
-          if (record.isBlocked) {
+          const decision = options.rateLimit.limiter.take(principal.keyId);
+          if (!decision.allowed) {
             res.setHeader('Connection', 'close');
-            return next(new ApiError(429, 'rate_limited', `This key may make ${perMinute} requests per minute`, { headers: { 'Retry-After': String(Math.max(1, record.timeToBlockExpire)) } }));
+            const { perMinute } = options.rateLimit;
+            return next(new ApiError(429, 'rate_limited', `This key may make ${perMinute} requests per minute`, { headers: { 'Retry-After': String(decision.retryAfterSeconds) } }));
           }
         }
         if (!grants(principal, scopeFor(req.method, req.path))) {

@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { ThrottlerStorageService } from '@nestjs/throttler';
 import { EventsModule } from '../events/events.module';
 import { RuntimesModule } from '../runtimes/runtimes.module';
 import { ApiKeys } from './api-keys.service';
@@ -14,7 +13,7 @@ import { KeysController } from './keys.controller';
 @Module({
   imports: [RuntimesModule, EventsModule],
   controllers: [KeysController],
-  providers: [ApiKeys, ThrottlerStorageService],
-  exports: [ApiKeys, ThrottlerStorageService],
+  providers: [ApiKeys],
+  exports: [ApiKeys],
 })
 export class AuthModule {}
