@@ -133,11 +133,17 @@ function inFlightRequest(port: number, key: string, workerId: string, body: stri
           `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\nX-Request-Id: ${id}\r\n\r\n`,
       ),
     );
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no 100 Continue; got ${JSON.stringify(received)}`));
+    }, 10_000);
     socket.on('data', (chunk: string) => {
       received += chunk;
-      if (received.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) resolve({ socket, received: () => received, closed });
+      if (received.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+        clearTimeout(timer);
+        resolve({ socket, received: () => received, closed });
+      }
     });
-    setTimeout(() => reject(new Error(`no 100 Continue; got ${JSON.stringify(received)}`)), 10_000).unref();
   });
 }
 
