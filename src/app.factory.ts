@@ -1,12 +1,14 @@
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Server } from 'node:http';
 import { AppModule } from './app.module';
 import { ApiKeys } from './auth/api-keys.service';
 import { GENERATED_KEY_SHAPE } from './auth/auth.constants';
 import { authMiddleware } from './auth/auth.middleware';
 import { RateLimiter } from './auth/rate-limiter';
+import { ApiError } from './common/errors/api-error';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { corsMiddleware } from './common/http/cors.middleware';
 import { hostCheckMiddleware } from './common/http/host-check.middleware';
@@ -76,8 +78,25 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
     }),
   );
   const document = setupOpenApi(app);
+  // After the explorer's routes and assets: any other path outside /api is a JSON 404 (Express would answer HTML).
+  app.use(notFoundOutsideApi());
   app.use(methodNotAllowedMiddleware(document.paths as Record<string, Record<string, unknown>>));
   app.use(jsonBodyMiddleware());
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
+}
+
+/** Under the global prefix, as Express matches it (case-insensitive, whole segments). */
+const API_PATH = /^\/api(?:\/|$)/i;
+
+/**
+ * `/`, `/favicon.ico`, `//`, `OPTIONS *`, an unknown asset under /docs …:
+ * Nest's not-found handler only covers the global prefix, so without this
+ * Express's final handler would answer them with an HTML page.
+ */
+function notFoundOutsideApi(): RequestHandler {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    if (API_PATH.test(req.path)) return next();
+    next(new ApiError(404, 'not_found', 'No route matches this method and path'));
+  };
 }

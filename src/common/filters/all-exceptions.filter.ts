@@ -13,6 +13,7 @@ const FRAMEWORK_ERRORS: Record<number, { code: ApiErrorCode; message: string }> 
   413: { code: 'payload_too_large', message: 'Request body exceeds 1 MiB' },
   415: { code: 'unsupported_media_type', message: 'Request body must be application/json' },
   429: { code: 'rate_limited', message: 'Too many requests; retry later' },
+  431: { code: 'headers_too_large', message: 'Request headers are too large' },
   503: { code: 'service_unavailable', message: 'The service cannot answer right now; retry later' },
 };
 

@@ -1,50 +1,197 @@
-import type { Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { HttpConfig } from '../../config/app-config';
+import type { ApiErrorCode } from '../errors/api-error';
 
-/** One complete HTTP/1.1 response in the one error shape, for answers given outside Express (parser errors, refused connections). */
-export function rawErrorResponse(status: number, error: string, message: string, extraHeaders = ''): string {
-  const body = JSON.stringify({ statusCode: status, error, message, diagnostics: [] });
-  const reason = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large', 503: 'Service Unavailable' }[status] ?? 'Error';
-  return (
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-    `Connection: close\r\nX-Content-Type-Options: nosniff\r\n${extraHeaders}\r\n${body}`
-  );
+/**
+ * Unanswered requests one connection may have at once. A client that
+ * pipelines more than this without reading the answers is closed: every
+ * request Node parses is dispatched at once, and its answer waits behind the
+ * earlier ones, so without a bound a few sockets that never read fill the
+ * event loop and the heap (20 such sockets held the server for 17 s and
+ * +168 MiB). Browsers never pipeline; a client that does gets this many
+ * answers in flight.
+ */
+export const MAX_PIPELINED_REQUESTS = 32;
+
+/** File descriptors kept free of client connections for the store, logs and outgoing calls. */
+const RESERVED_FILE_DESCRIPTORS = 128;
+
+/** What every answer given outside Express carries: the part of helmet's set that applies to a JSON error. */
+const RAW_SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
+  ['X-Content-Type-Options', 'nosniff'],
+  ['X-Frame-Options', 'DENY'],
+  ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
+  ['Referrer-Policy', 'no-referrer'],
+  ['Cross-Origin-Resource-Policy', 'cross-origin'],
+  ['Cache-Control', 'no-store'],
+];
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  417: 'Expectation Failed',
+  431: 'Request Header Fields Too Large',
+  503: 'Service Unavailable',
+};
+
+function errorBody(status: number, error: ApiErrorCode, message: string): string {
+  return JSON.stringify({ statusCode: status, error, message, diagnostics: [] });
+}
+
+/** One complete HTTP/1.1 response in the one error shape, for answers written straight to a socket (parser errors, refused connections). */
+export function rawErrorResponse(status: number, error: ApiErrorCode, message: string, extraHeaders: Record<string, string> = {}): string {
+  const body = errorBody(status, error, message);
+  const headers: Array<[string, string]> = [
+    ['Content-Type', 'application/json; charset=utf-8'],
+    ['Content-Length', String(Buffer.byteLength(body))],
+    ['Connection', 'close'],
+    ...RAW_SECURITY_HEADERS,
+    ...Object.entries(extraHeaders),
+  ];
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`;
+}
+
+/** The same answer on a ServerResponse Node created without Express (it closes the connection after it). */
+function sendError(res: ServerResponse, status: number, error: ApiErrorCode, message: string): void {
+  const body = errorBody(status, error, message);
+  res.shouldKeepAlive = false;
+  res.writeHead(status, [
+    ['Content-Type', 'application/json; charset=utf-8'],
+    ['Content-Length', String(Buffer.byteLength(body))],
+    ...RAW_SECURITY_HEADERS,
+  ]);
+  res.end(body);
+}
+
+interface ConnectionState {
+  /** Responses dispatched on this connection that have not gone out yet. */
+  readonly unanswered: Set<ServerResponse>;
+  /** Refused at the cap or closed for pipelining: no further request on it is served. */
+  refused: boolean;
+}
+
+interface ServerState {
+  /** Responses not yet finished, for the shutdown. */
+  readonly inFlight: Set<ServerResponse>;
+  draining: boolean;
+}
+
+const CONNECTION = Symbol('wb.connection');
+const SERVERS = new WeakMap<Server, ServerState>();
+
+type TrackedSocket = Socket & { [CONNECTION]?: ConnectionState };
+
+/** The state of a connection, created on its first sight; when it closes, its unanswered responses leave the server's set (queued ones never emit 'close'). */
+function connectionOf(socket: Socket, server: ServerState): ConnectionState {
+  const s = socket as TrackedSocket;
+  let connection = s[CONNECTION];
+  if (!connection) {
+    const created: ConnectionState = { unanswered: new Set(), refused: false };
+    s[CONNECTION] = connection = created;
+    socket.once('close', () => {
+      for (const res of created.unanswered) server.inFlight.delete(res);
+      created.unanswered.clear();
+    });
+  }
+  return connection;
+}
+
+/** The soft limit of open files of this process (Linux), or undefined where it cannot be read. */
+function openFileLimit(): number | undefined {
+  try {
+    const line = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return line ? Number(line[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Connections admitted at once: the configured cap, but never so many that accepting them would run out of file descriptors. */
+export function effectiveMaxConnections(configured: number, fileLimit = openFileLimit()): number {
+  if (fileLimit === undefined) return configured;
+  return Math.max(1, Math.min(configured, fileLimit - RESERVED_FILE_DESCRIPTORS));
 }
 
 /**
  * Bounds on the connection level (SPEC §13), before any request reaches
  * Express:
  * - a client must send its headers within `headersTimeoutMs` and its whole
- *   request within `requestTimeoutMs` (a socket that never sends a byte is
- *   closed too); idle keep-alive connections close after `keepAliveTimeoutMs`;
- * - a connection serves at most `maxRequestsPerSocket` requests, which bounds
- *   what pipelining can queue on one socket;
- * - past `maxConnections` a new connection gets a `503` and is closed at once,
- *   so a flood of idle sockets cannot exhaust file descriptors;
- * - requests the HTTP parser rejects (bad syntax, headers too large) get the
- *   one error shape as JSON, not an empty 400.
+ *   request within `requestTimeoutMs`. Node applies the headers timeout to a
+ *   socket that never sends a byte too (its connection list starts the clock
+ *   at accept), so idle sockets are closed with a `408`; idle keep-alive
+ *   connections close after `keepAliveTimeoutMs`;
+ * - past `maxConnections` (never more than the file descriptors allow) a new
+ *   connection gets a `503` and is closed at once, so a flood of idle sockets
+ *   cannot exhaust file descriptors;
+ * - a connection carries at most `maxRequestsPerSocket` requests: the last
+ *   one is answered with `Connection: close` and the connection closes
+ *   (Node alone only says so, keeps it open and answers further requests
+ *   with bare 503s);
+ * - a connection with more than MAX_PIPELINED_REQUESTS unanswered requests
+ *   is closed (see there);
+ * - whatever Node would answer by itself (parser errors, headers too large,
+ *   a missing Host, an unknown Expect) is the one error shape as JSON, with
+ *   the security headers. A missing Host goes on to the host check (`403
+ *   host_not_allowed`), like an HTTP/1.0 request without one.
  */
 export function hardenHttpServer(server: Server, config: HttpConfig): void {
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   server.maxRequestsPerSocket = config.maxRequestsPerSocket;
-  // How often Node checks the two timeouts above (default 30 s): often enough that they hold.
+  // How often Node checks the two timeouts above (default 30 s): often enough that they hold. Read when the server starts listening.
   (server as Server & { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(1000, config.headersTimeoutMs);
+  (server as Server & { requireHostHeader?: boolean }).requireHostHeader = false;
+  const state: ServerState = { inFlight: new Set(), draining: false };
+  SERVERS.set(server, state);
+  const maxConnections = effectiveMaxConnections(config.maxConnections);
 
   let open = 0;
   server.prependListener('connection', (socket: Socket) => {
     open++;
     socket.once('close', () => open--);
-    if (open > config.maxConnections) {
-      socket.end(rawErrorResponse(503, 'service_unavailable', 'The server holds its maximum of connections; retry later', 'Retry-After: 1\r\n'));
+    const connection = connectionOf(socket, state);
+    if (open > maxConnections) {
+      connection.refused = true;
+      socket.end(rawErrorResponse(503, 'service_unavailable', 'The server holds its maximum of connections; retry later', { 'Retry-After': '1' }));
       socket.destroySoon();
     }
   });
 
+  // Every request passes here before Express (the app is the server's request listener).
+  const app = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    const connection = connectionOf(socket, state);
+    if (connection.refused || socket.destroyed) return;
+    if (connection.unanswered.size >= MAX_PIPELINED_REQUESTS) {
+      connection.refused = true;
+      socket.destroy();
+      return;
+    }
+    connection.unanswered.add(res);
+    state.inFlight.add(res);
+    res.once('close', () => {
+      connection.unanswered.delete(res);
+      state.inFlight.delete(res);
+    });
+    // The last request this connection may carry, or any while shutting down: the connection closes after its answer.
+    if ((res as ServerResponse & { maxRequestsOnConnectionReached?: boolean }).maxRequestsOnConnectionReached || state.draining) res.shouldKeepAlive = false;
+    for (const listener of app) listener.call(server, req, res);
+  });
+
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    sendError(res, 417, 'validation_failed', 'Only Expect: 100-continue is supported');
+  });
+
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') return socket.destroy();
+    // A response already under way on this socket would be corrupted by a second one: just close.
+    const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!socket.writable || err.code === 'ECONNRESET' || current?.headersSent) return socket.destroy();
     const code = err.code ?? '';
     const response =
       code === 'HPE_HEADER_OVERFLOW'
@@ -53,5 +200,38 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
           ? rawErrorResponse(408, 'validation_failed', 'The request was not sent in time')
           : rawErrorResponse(400, 'validation_failed', 'The request is not valid HTTP');
     socket.end(response);
+    socket.destroySoon();
   });
+}
+
+/**
+ * The HTTP part of a graceful shutdown (SPEC §13): the listener closes, so
+ * new connections are refused; responses in flight, and any request still
+ * arriving on an open connection, are answered with `Connection: close`, so
+ * each connection closes after its answer instead of being reset under a
+ * client that reuses it; idle keep-alive connections are closed now and
+ * whenever one turns idle. Resolves once every connection has closed, or
+ * after `graceMs`, when the remaining ones are destroyed.
+ */
+export async function drainHttpServer(server: Server, graceMs: number): Promise<{ drained: boolean }> {
+  const state = SERVERS.get(server);
+  if (state) {
+    state.draining = true;
+    for (const res of state.inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+  }
+  let drained = false;
+  // close() also closes the connections idle right now (Node ≥ 19).
+  const closed = new Promise<void>((resolve) =>
+    server.close(() => {
+      drained = true;
+      resolve();
+    }),
+  );
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+  clearTimeout(timer);
+  clearInterval(sweep);
+  if (!drained) server.closeAllConnections();
+  return { drained };
 }
