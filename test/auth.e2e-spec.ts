@@ -161,13 +161,15 @@ describe('API keys and scopes', () => {
     expect((await t.get('/api/runtimes', { origin: 'http://evil.test' })).headers['access-control-allow-origin']).toBeUndefined();
   });
 
-  it('sends security headers everywhere, with a CSP /docs works under', async () => {
-    for (const path of ['/api/runtimes', '/api/nothing', '/docs', '/api/health']) {
+  it('sends security headers everywhere: the REST set on /api, a CSP /docs works under', async () => {
+    for (const path of ['/api/runtimes', '/api/nothing', '/api/health', '/api', '/docs', '/docs/swagger-ui.css']) {
       const res = await t.get(path);
       expect(res.headers['x-content-type-options']).toBe('nosniff');
       expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
       expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
-      expect(res.headers['content-security-policy']).toContain("script-src 'self'");
+      if (path.startsWith('/api')) expect(res.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+      else expect(res.headers['content-security-policy']).toContain("script-src 'self'");
     }
   });
 

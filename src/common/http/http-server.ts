@@ -3,6 +3,7 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'n
 import type { Socket } from 'node:net';
 import type { HttpConfig } from '../../config/app-config';
 import type { ApiErrorCode } from '../errors/api-error';
+import { API_SECURITY_HEADERS } from './security-headers';
 
 /**
  * Unanswered requests one connection may have at once. A client that
@@ -18,15 +19,8 @@ export const MAX_PIPELINED_REQUESTS = 32;
 /** File descriptors kept free of client connections for the store, logs and outgoing calls. */
 const RESERVED_FILE_DESCRIPTORS = 128;
 
-/** What every answer given outside Express carries: the part of helmet's set that applies to a JSON error. */
-const RAW_SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
-  ['X-Content-Type-Options', 'nosniff'],
-  ['X-Frame-Options', 'DENY'],
-  ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
-  ['Referrer-Policy', 'no-referrer'],
-  ['Cross-Origin-Resource-Policy', 'cross-origin'],
-  ['Cache-Control', 'no-store'],
-];
+/** What every answer given outside Express carries: the API's security headers, and never cached. */
+const RAW_SECURITY_HEADERS: ReadonlyArray<[string, string]> = [...API_SECURITY_HEADERS, ['Cache-Control', 'no-store']];
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',

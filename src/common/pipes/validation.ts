@@ -1,5 +1,6 @@
 import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { ApiError, type ApiErrorCode, safeExcerpt, safeText, type ValidationDetail } from '../errors/api-error';
+import { compiledCheckFor } from './compiled-validation';
 import { boundMessage, checkValueBounds } from '../validation/input-bounds';
 import { findUnknownFields, knownShapeOf } from '../validation/known-keys';
 
@@ -98,11 +99,19 @@ export function precheckInput(value: unknown, metadata: ArgumentMetadata): ApiEr
  * request is bounded before class-transformer (quadratic in the number of
  * keys of an object) gets the value, and unknown fields are found by an
  * own-key allow-list rather than by class-validator's whitelist alone.
+ * Valid input is then answered by the compiled check of the same
+ * decorators (compiled-validation.ts); the rest takes Nest's full path.
  */
 export class BoundedValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const refused = precheckInput(value, metadata);
     if (refused) throw refused;
+    // The compiled check of the same decorators answers valid input in one loop; anything else takes the full path.
+    const { type, metatype, data } = metadata;
+    if ((type === 'query' || type === 'body') && data === undefined && typeof metatype === 'function' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const entity = compiledCheckFor(metatype)?.(value);
+      if (entity) return entity;
+    }
     return super.transform(value, metadata);
   }
 }
