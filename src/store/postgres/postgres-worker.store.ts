@@ -288,6 +288,8 @@ function executorOf(db: Pool | PoolClient): SqlExecutor {
   return {
     all: async <T>(sql: string, params?: readonly unknown[]) => (await query(sql, params)).rows as T[],
     get: async <T>(sql: string, params?: readonly unknown[]) => (await query(sql, params)).rows[0] as T | undefined,
+    rows: async (sql: string, params?: readonly unknown[]) => (await db.query({ text: numbered(sql), values: params as unknown[], rowMode: 'array' })).rows as unknown[][],
+    row: async (sql: string, params?: readonly unknown[]) => (await db.query({ text: numbered(sql), values: params as unknown[], rowMode: 'array' })).rows[0] as unknown[] | undefined,
     run: async (sql: string, params?: readonly unknown[]) => (await query(sql, params)).rowCount ?? 0,
   };
 }

@@ -74,6 +74,7 @@ export class SqliteWorkerStore extends WorkerStore {
   readonly description: StoreDescription;
   private db!: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly rawStatements = new Map<string, Database.Statement>();
   private readonly queue: Job[] = [];
   private draining = false;
   private readonly listeners = new Set<(notice: StoreNotice) => void>();
@@ -255,6 +256,16 @@ export class SqliteWorkerStore extends WorkerStore {
     this.statement(sql).run();
   }
 
+  /** The same statement in array mode (a statement's mode is sticky, so it is a separate one). */
+  private rawStatement(sql: string): Database.Statement {
+    let stmt = this.rawStatements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql).raw(true);
+      this.rawStatements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
   private statement(sql: string): Database.Statement {
     let stmt = this.statements.get(sql);
     if (!stmt) {
@@ -268,6 +279,8 @@ export class SqliteWorkerStore extends WorkerStore {
   private readonly executor: SqlExecutor = {
     all: async <T>(sql: string, params: readonly unknown[] = []) => this.statement(sql).all(...params) as T[],
     get: async <T>(sql: string, params: readonly unknown[] = []) => this.statement(sql).get(...params) as T | undefined,
+    rows: async (sql: string, params: readonly unknown[] = []) => this.rawStatement(sql).all(...params) as unknown[][],
+    row: async (sql: string, params: readonly unknown[] = []) => this.rawStatement(sql).get(...params) as unknown[] | undefined,
     run: async (sql: string, params: readonly unknown[] = []) => {
       const stmt = this.statement(sql);
       if (stmt.reader) {
