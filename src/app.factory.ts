@@ -15,6 +15,7 @@ import { hostCheckMiddleware } from './common/http/host-check.middleware';
 import { hardenHttpServer } from './common/http/http-server';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
 import { methodNotAllowedMiddleware } from './common/http/method-not-allowed.middleware';
+import { middlewareChain } from './common/http/middleware-chain';
 import { securityHeaders } from './common/http/security-headers';
 import { AllowListExpressAdapter } from './common/serialization/allow-list-express.adapter';
 import { createAccessLogMiddleware } from './common/logging/access-log.middleware';
@@ -66,22 +67,29 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   app.disable('x-powered-by');
   app.setGlobalPrefix('api');
   hardenHttpServer(app.getHttpServer() as Server, config.http);
-  app.use(requestIdMiddleware());
-  if (logger instanceof AppLogger) app.use(createAccessLogMiddleware({ logger }));
-  app.use(securityHeaders());
-  app.use(hostCheckMiddleware(config.http.allowedHosts));
-  app.use(corsMiddleware(config.http.corsOrigins));
+  // Each chain is one router layer (middleware-chain.ts); the order is the order of SPEC §11 and §6 above.
   app.use(
-    authMiddleware(app.get(ApiKeys), {
-      disabled: config.auth.disabled,
-      rateLimit: config.auth.rateLimitPerMinute === null ? null : { limiter: new RateLimiter(config.auth.rateLimitPerMinute), perMinute: config.auth.rateLimitPerMinute },
-    }),
+    middlewareChain([
+      requestIdMiddleware(),
+      ...(logger instanceof AppLogger ? [createAccessLogMiddleware({ logger })] : []),
+      securityHeaders(),
+      hostCheckMiddleware(config.http.allowedHosts),
+      corsMiddleware(config.http.corsOrigins),
+      authMiddleware(app.get(ApiKeys), {
+        disabled: config.auth.disabled,
+        rateLimit: config.auth.rateLimitPerMinute === null ? null : { limiter: new RateLimiter(config.auth.rateLimitPerMinute), perMinute: config.auth.rateLimitPerMinute },
+      }),
+    ]),
   );
   const document = setupOpenApi(app);
-  // After the explorer's routes and assets: any other path outside /api is a JSON 404 (Express would answer HTML).
-  app.use(notFoundOutsideApi());
-  app.use(methodNotAllowedMiddleware(document.paths as Record<string, Record<string, unknown>>));
-  app.use(jsonBodyMiddleware());
+  app.use(
+    middlewareChain([
+      // After the explorer's routes and assets: any other path outside /api is a JSON 404 (Express would answer HTML).
+      notFoundOutsideApi(),
+      methodNotAllowedMiddleware(document.paths as Record<string, Record<string, unknown>>),
+      jsonBodyMiddleware(),
+    ]),
+  );
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
 }
