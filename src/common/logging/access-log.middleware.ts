@@ -1,5 +1,6 @@
 import type { LogLevel } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { AppLogger } from './app-logger';
 import { redactUrl } from './redact';
 import { resolveRequestId } from './request-id.middleware';
@@ -40,7 +41,8 @@ export const ACCESS_COMPLETED = 'request completed';
 export const ACCESS_CLOSED = 'request closed';
 
 interface ResponseState {
-  start: bigint;
+  /** performance.now() at the request's start (a double: no BigInt per request). */
+  start: number;
   bytes: number;
   reqId: string;
   done: boolean;
@@ -83,11 +85,11 @@ export function createAccessLogMiddleware(options: AccessLogOptions): AccessLogM
     else lines.info(line, msg);
   };
   return (req, res, next) => {
-    const state: ResponseState = { start: process.hrtime.bigint(), bytes: 0, reqId: resolveRequestId(req), done: false, complete };
+    const state: ResponseState = { start: performance.now(), bytes: 0, reqId: resolveRequestId(req), done: false, complete };
     (res as WithState)[STATE] = state;
     res.write = countingWrite;
     res.end = countingEnd;
-    res.once('close', onClose);
+    res.on('close', onClose);
     res.on('error', onError);
     next();
   };
@@ -122,7 +124,7 @@ function countingEnd(this: ServerResponse, chunk?: unknown, ...rest: unknown[]):
 
 function accessLogFields(req: IncomingMessage, res: ServerResponse, logger: AppLogger): AccessLogFields {
   const state = (res as WithState)[STATE];
-  const durationMs = state ? Math.round(Number(process.hrtime.bigint() - state.start) / 1e4) / 100 : 0;
+  const durationMs = state ? Math.round((performance.now() - state.start) * 100) / 100 : 0;
   const headers: AccessLogHeaders = {};
   for (const name of ACCESS_LOG_HEADERS) {
     const value = req.headers[name];
