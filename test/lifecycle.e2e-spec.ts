@@ -133,6 +133,9 @@ describe.each(STORE_FIXTURES.map((f) => [f.name, f] as [string, StoreFixture]))(
     const id = (first.body as any).worker.worker_id;
     const conflict = await t.post(`${EMBEDDED}/workers`, { ...COMPANION, requested_worker_name: 'other' }, key);
     expectErrorShape(conflict.body, 422, 'idempotency_key_reused');
+    // SPEC §11's order: an invalid request is a 400 whatever key it carries, a used one included.
+    expectErrorShape((await t.post(`${EMBEDDED}/workers`, { ...COMPANION, requested_worker_name: 'x'.repeat(10_000) }, key)).body, 400, 'validation_failed');
+    expectErrorShape((await t.post(`${EMBEDDED}/workers`, { ...COMPANION, unknown_field: 1 }, key)).body, 400, 'validation_failed');
     // Scoped to the path: the same key on input is another request.
     const a = await input(id, 'once', key);
     const b = await input(id, 'once', key);

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { RuntimesModule } from '../runtimes/runtimes.module';
-import { IdempotencyInterceptor } from './idempotency.interceptor';
+import { IdempotentRequests } from './idempotent-requests';
 import { Idempotency } from './idempotency.service';
 
-@Module({ imports: [RuntimesModule], providers: [Idempotency, IdempotencyInterceptor], exports: [Idempotency, IdempotencyInterceptor] })
+@Module({ imports: [RuntimesModule], providers: [Idempotency, IdempotentRequests], exports: [Idempotency, IdempotentRequests] })
 export class IdempotencyModule {}

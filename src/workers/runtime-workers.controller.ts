@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Inject, Param, Post, Query, Req, Res, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBody,
@@ -20,7 +20,9 @@ import { ApiEventStreamResponse } from '../events/api-event-stream.decorator';
 import { WorkerEventsQueryDto } from '../events/dto/events-query.dto';
 import { EventStreams, resumePosition } from '../events/event-streams';
 import { IDEMPOTENCY_KEY_HEADER } from '../idempotency/idempotency.constants';
-import { IdempotencyInterceptor } from '../idempotency/idempotency.interceptor';
+import { IdempotentRequests } from '../idempotency/idempotent-requests';
+import type { StoredJson } from '../common/serialization/stored-json';
+import type { AuthenticatedRequest } from '../auth/auth.middleware';
 import { RuntimeRegistry } from '../runtimes/runtime-registry';
 import { RUNTIME_ID_PARAM, WORKER_ID_PARAM } from '../runtimes/runtimes.constants';
 import { DEFAULT_LIST_LIMIT, DEFAULT_TRANSCRIPT_LIMIT } from '../runtimes/runtimes.constants';
@@ -43,6 +45,7 @@ export class RuntimeWorkersController {
     @Inject(RuntimeRegistry) private readonly registry: RuntimeRegistry,
     @Inject(EventStreams) private readonly streams: EventStreams,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(IdempotentRequests) private readonly idempotent: IdempotentRequests,
   ) {}
 
   @Get()
@@ -57,7 +60,6 @@ export class RuntimeWorkersController {
 
   @Post()
   @HttpCode(HttpStatus.CREATED)
-  @UseInterceptors(IdempotencyInterceptor)
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOperation({ operationId: 'createWorker', summary: 'Create a worker in a runtime that can spawn (embedded)' })
   @ApiBody({ type: CreateWorkerDto, examples: CREATE_WORKER_EXAMPLES })
@@ -67,12 +69,15 @@ export class RuntimeWorkersController {
     @Param('runtime_id') runtimeId: string,
     @Query(RejectQueryPipe) _query: Record<string, never>,
     @Body() body: CreateWorkerDto,
+    @Req() req: Request & AuthenticatedRequest,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<SpawnResultDto> {
-    const outcome = await this.registry.spawnWorker(runtimeId, toSpawnRequest(body));
-    const worker = outcome.worker!;
-    res.setHeader('Location', `/api/runtimes/${runtimeId}/workers/${worker.workerId}`);
-    return toSpawnResultDto({ ...outcome, worker });
+  ): Promise<SpawnResultDto | StoredJson> {
+    return this.idempotent.run(req, res, HttpStatus.CREATED, async () => {
+      const outcome = await this.registry.spawnWorker(runtimeId, toSpawnRequest(body));
+      const worker = outcome.worker!;
+      res.setHeader('Location', `/api/runtimes/${runtimeId}/workers/${worker.workerId}`);
+      return toSpawnResultDto({ ...outcome, worker });
+    });
   }
 
   @Get(':worker_id')
@@ -86,7 +91,6 @@ export class RuntimeWorkersController {
 
   @Post(':worker_id/input')
   @HttpCode(HttpStatus.ACCEPTED)
-  @UseInterceptors(IdempotencyInterceptor)
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOperation({ operationId: 'sendWorkerInput', summary: "Append an input to the worker's transcript; a user input starts a run when a model provider is configured" })
   @ApiParam(WORKER_ID_PARAM)
@@ -98,8 +102,10 @@ export class RuntimeWorkersController {
     @Param('worker_id') workerId: string,
     @Query(RejectQueryPipe) _query: Record<string, never>,
     @Body() body: SendInputDto,
-  ): Promise<InputResultDto> {
-    return toInputResultDto(await this.registry.acceptInput(runtimeId, workerId, toInputRequest(body)));
+    @Req() req: Request & AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<InputResultDto | StoredJson> {
+    return this.idempotent.run(req, res, HttpStatus.ACCEPTED, async () => toInputResultDto(await this.registry.acceptInput(runtimeId, workerId, toInputRequest(body))));
   }
 
   @Get(':worker_id/transcript')

@@ -1,0 +1,54 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { AuthenticatedRequest } from '../auth/auth.middleware';
+import { ApiError } from '../common/errors/api-error';
+import { serializeResponse } from '../common/serialization/serialize-response';
+import { StoredJson } from '../common/serialization/stored-json';
+import { Idempotency } from './idempotency.service';
+
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/**
+ * `Idempotency-Key` on the routes that use it (create, input), called by
+ * the handler itself: so it runs after the path ids, the query and the
+ * body were validated, and SPEC §11's order holds (a bad request is a 400
+ * whatever key it carries; only a valid request takes a key, and a
+ * different body under a used key is a 422). As an interceptor it ran
+ * before the pipes. The answer stored is the serialised DTO (the same bytes
+ * the client got) and a replay is sent as is, with `Idempotency-Replayed`.
+ */
+@Injectable()
+export class IdempotentRequests {
+  constructor(@Inject(Idempotency) private readonly idempotency: Idempotency) {}
+
+  async run<T>(req: Request & AuthenticatedRequest, res: Response, status: number, work: () => Promise<T>): Promise<T | StoredJson> {
+    const key = req.headers['idempotency-key'];
+    if (key === undefined) return work();
+    if (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
+      throw ApiError.validationFailed([{ path: 'Idempotency-Key', message: 'must be 1 to 128 characters of A-Z a-z 0-9 _ . : -' }]);
+    }
+    const scope = this.idempotency.scopeOf(req.auth?.keyId ?? '', req.method, req.path, key);
+    const workerId = typeof req.params.worker_id === 'string' ? req.params.worker_id : null;
+    const start = await this.idempotency.start(scope, req.body, workerId);
+    if (start.kind === 'replay') {
+      res.status(start.status);
+      if (start.location) res.setHeader('Location', start.location);
+      res.setHeader('Idempotency-Replayed', 'true');
+      return new StoredJson(start.body);
+    }
+    let result: T;
+    try {
+      result = await work();
+    } catch (err) {
+      await this.idempotency.abandon(scope, start.token).catch(() => undefined);
+      throw err;
+    }
+    // The DTO's wire form, once: stored for replays and sent now.
+    const body = serializeResponse(result);
+    const location = res.getHeader('Location');
+    const worker = (body as { worker?: { worker_id?: unknown }; worker_id?: unknown }) ?? {};
+    const createdId = typeof worker.worker?.worker_id === 'string' ? worker.worker.worker_id : typeof worker.worker_id === 'string' ? worker.worker_id : null;
+    await this.idempotency.complete(scope, start.token, { status, body, location: typeof location === 'string' ? location : null, workerId: createdId });
+    return new StoredJson(body);
+  }
+}
