@@ -19,7 +19,8 @@ async function bootstrap(logger: AppLogger): Promise<void> {
     throw err;
   }
   logger.registerSecrets(secretsOf(config));
-  const app = await createApp(config, { logger });
+  logger.setLogLevels(config.logLevels);
+  const app = await createApp(config, { logger, logLevels: config.logLevels });
   await app.listen(config.port, config.host);
   const url = await app.getUrl();
   const log = new Logger('Bootstrap');

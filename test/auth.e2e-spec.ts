@@ -1,6 +1,7 @@
 import { committedContract, COMPANION, createEmbeddedWorker, EMBEDDED, startTestApp, type TestApp } from './support/test-app';
 import { expectErrorShape } from './support/shapes';
 import { SseClient } from './support/sse-client';
+import { redactText } from '../src/common/logging/redact';
 import { loadAppConfig } from '../src/config/app-config';
 
 /**
@@ -212,7 +213,16 @@ describe('rate limit and AUTH=off', () => {
   });
 
   it('serves without keys when AUTH=off, which is refused unless the listen address is loopback', async () => {
-    expect(() => loadAppConfig({ AUTH: 'off', HOST: '0.0.0.0' } as NodeJS.ProcessEnv)).toThrow(/AUTH=off/);
+    expect(() => loadAppConfig({ AUTH: 'off', HOST: '0.0.0.0' } as NodeJS.ProcessEnv)).toThrow(/AUTH set to off/);
+    // The refusal is printed through the redacting logger: it must survive it readable.
+    const refusal = (() => {
+      try {
+        loadAppConfig({ AUTH: 'off', HOST: '0.0.0.0' } as NodeJS.ProcessEnv);
+      } catch (err) {
+        return (err as Error).message;
+      }
+    })()!;
+    expect(redactText(refusal)).toBe(refusal);
     expect(() => loadAppConfig({ AUTH: 'off', HOST: '::1' } as NodeJS.ProcessEnv)).not.toThrow();
     const t = await startTestApp({ RUNTIME_STORE_URL: 'memory:', AUTH: 'off' });
     try {

@@ -103,6 +103,8 @@ describe.each(STORE_FIXTURES.map((f) => [f.name, f] as [string, StoreFixture]))(
       const res = await t.get(`${EMBEDDED}/workers?limit=5${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
       seen.push(...(res.body as any).items.map((w: any) => w.worker_id));
       cursor = (res.body as any).next_cursor;
+      // A cursor of this route for another runtime is not a cursor of that list.
+      if (page === 0) expectErrorShape((await t.get(`/api/runtimes/local-worker-runtime/workers?cursor=${encodeURIComponent(cursor!)}`)).body, 400, 'invalid_cursor');
       // Between pages: delete one not yet seen and one already seen, add one.
       if (page === 0) {
         for (const id of [ours[9], ours[0]]) {

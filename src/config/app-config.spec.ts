@@ -10,6 +10,13 @@ describe('configuration', () => {
     expect(parseStoreUrl('postgresql://u:p@h/db', '/data')).toEqual({ kind: 'postgres', url: 'postgresql://u:p@h/db' });
   });
 
+  it('reads LOG_LEVEL as the least severe level printed', () => {
+    expect(loadAppConfig({} as NodeJS.ProcessEnv).logLevels).toEqual(['fatal', 'error', 'warn', 'log']);
+    expect(loadAppConfig({ LOG_LEVEL: 'warn' } as NodeJS.ProcessEnv).logLevels).toEqual(['fatal', 'error', 'warn']);
+    expect(loadAppConfig({ LOG_LEVEL: 'DEBUG' } as NodeJS.ProcessEnv).logLevels).toEqual(['fatal', 'error', 'warn', 'log', 'debug']);
+    expect(() => loadAppConfig({ LOG_LEVEL: 'loud' } as NodeJS.ProcessEnv)).toThrow(/LOG_LEVEL must be one of/);
+  });
+
   it('refuses unknown stores and bad values without echoing them', () => {
     expect(() => parseStoreUrl('mysql://secret@h', '/d')).toThrow(ConfigError);
     expect(() => parseStoreUrl('mysql://secret@h', '/d')).not.toThrow(/secret/);

@@ -1,3 +1,4 @@
+import type { LogLevel } from '@nestjs/common';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ModelProviderSettings } from '../execution/model-provider';
@@ -101,6 +102,19 @@ export interface AppConfig {
   localScanDeadlineMs: number;
   /** SHUTDOWN_GRACE_MS: how long in-flight requests and runs may take to finish on SIGTERM. */
   shutdownGraceMs: number;
+  /** LOG_LEVEL: the least severe level printed (default `info`: access lines included; `warn` drops them). */
+  logLevels: LogLevel[];
+}
+
+/** LOG_LEVEL values, most severe first; each prints itself and everything above it. */
+const LOG_LEVEL_ORDER = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
+
+function logLevelsFromEnv(env: NodeJS.ProcessEnv): LogLevel[] {
+  const raw = (env.LOG_LEVEL ?? '').trim().toLowerCase() || 'info';
+  const index = LOG_LEVEL_ORDER.indexOf(raw as (typeof LOG_LEVEL_ORDER)[number]);
+  if (index < 0) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVEL_ORDER.join(', ')}`);
+  // Nest calls `info` `log`.
+  return LOG_LEVEL_ORDER.slice(0, index + 1).map((l) => (l === 'info' ? 'log' : l));
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -176,7 +190,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   );
   const host = env.HOST && env.HOST !== '' ? env.HOST : '127.0.0.1';
   const authDisabled = parseAuthSwitch(env.AUTH);
-  if (authDisabled && !isLoopback(host)) throw new ConfigError('AUTH=off is only allowed when HOST is a loopback address (127.0.0.1, ::1 or localhost)');
+  if (authDisabled && !isLoopback(host)) throw new ConfigError('AUTH set to off (no API keys) is only allowed when HOST is a loopback address (127.0.0.1, ::1 or localhost)');
   return {
     host,
     port: intFromEnv(env, 'PORT', 3000, 0, 65535),
@@ -230,6 +244,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     localScanDeadlineMs: intFromEnv(env, 'LOCAL_SCAN_DEADLINE_MS', 2000, 10, 600_000),
     shutdownGraceMs: intFromEnv(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
+    logLevels: logLevelsFromEnv(env),
   };
 }
 

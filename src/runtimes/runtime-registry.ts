@@ -103,7 +103,7 @@ export class RuntimeRegistry {
 
   async listHostWorkers(hostId: string, request: ListRequest): Promise<Page<WorkerRecord>> {
     const after = request.cursor === undefined ? undefined : this.cursors.decode<{ h: string; a: string }>('host-workers', request.cursor);
-    if (after && after.h !== hostId) throw ApiError.validationFailed([{ path: 'cursor', message: 'belongs to another host' }]);
+    if (after && after.h !== hostId) throw cursorOfAnother('host');
     const owner = await this.findHostOwner(hostId);
     if (!owner) throw ApiError.unknownHost();
     const page = await owner.listWorkers({ limit: request.limit, after: after?.a, hostId });
@@ -144,7 +144,7 @@ export class RuntimeRegistry {
 
   async listRuntimeWorkers(runtimeId: string, request: ListRequest): Promise<Page<WorkerRecord>> {
     const after = request.cursor === undefined ? undefined : this.cursors.decode<{ rt: string; a: string }>('runtime-workers', request.cursor);
-    if (after && after.rt !== runtimeId) throw ApiError.validationFailed([{ path: 'cursor', message: 'belongs to another runtime' }]);
+    if (after && after.rt !== runtimeId) throw cursorOfAnother('runtime');
     const page = await this.requireSource(runtimeId).listWorkers({ limit: request.limit, after: after?.a });
     return { ...page, diagnostics: boundDiagnostics(page.diagnostics), next: page.next === null ? null : this.cursors.encode('runtime-workers', { rt: runtimeId, a: page.next }) };
   }
@@ -193,7 +193,7 @@ export class RuntimeRegistry {
 
   async listRuns(runtimeId: string, workerId: string, request: ListRequest): Promise<Page<RunRecord>> {
     const after = request.cursor === undefined ? undefined : this.cursors.decode<{ w: string; a: string }>('runs', request.cursor);
-    if (after && after.w !== workerId) throw ApiError.validationFailed([{ path: 'cursor', message: 'belongs to another worker' }]);
+    if (after && after.w !== workerId) throw cursorOfAnother('worker');
     const list = this.operation(this.requireSource(runtimeId), 'listRuns');
     const page = await list(workerId, { limit: request.limit, after: after?.a });
     if (!page) throw ApiError.unknownWorker(runtimeId);
@@ -341,4 +341,9 @@ async function refusals<T>(call: () => Promise<T>): Promise<T> {
     const { status, message } = REFUSALS[err.code];
     throw new ApiError(status, err.code, message, err.retryAfterSeconds !== undefined ? { headers: { 'Retry-After': String(err.retryAfterSeconds) } } : {});
   }
+}
+
+/** A cursor this route issued, but for another host, runtime or worker: not a cursor of *this* list (SPEC §10: 400 invalid_cursor). */
+function cursorOfAnother(what: 'host' | 'runtime' | 'worker'): ApiError {
+  return new ApiError(400, 'invalid_cursor', 'cursor is not a cursor this list issued', { details: [{ path: 'cursor', message: `was issued for another ${what}` }] });
 }

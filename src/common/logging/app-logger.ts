@@ -4,7 +4,7 @@ import { redactJsonLine, redactText } from './redact';
 import { REDACTED, SecretRegistry, sharedSecretRegistry } from './secret-registry';
 
 /**
- * Field paths pino censors before serialising: request headers (pino-http's
+ * Field paths pino censors before serialising: request headers (a logged
  * `req`), `Set-Cookie`, and top-level credential fields. This is the first,
  * structural layer; every line is then redacted as a whole (`redactJsonLine`),
  * which also censors credential-named fields at ANY depth — so no `*.x`
@@ -89,7 +89,7 @@ export interface AppLoggerOptions {
  * The pino instance behind the app logger: JSON lines
  * `{"level","time","context"?,…,"msg"}`, `err` serialised as
  * {type,message,stack[,code,cause]}, `REDACT_PATHS` censored, and every
- * line — whoever writes it, this instance or any child (pino-http's) —
+ * line — whoever writes it, this instance or any child (the access log's) —
  * redacted as a whole just before it reaches the destination.
  */
 export function createRedactingPino(registry: SecretRegistry, destination?: DestinationStream, redactPaths: readonly string[] = REDACT_PATHS): PinoInstance {
