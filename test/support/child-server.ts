@@ -5,7 +5,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 /** The built server, run exactly as `npm start` runs it (npm test builds first). */
-export const MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
+/** What `npm start` runs: the bundled server (scripts/bundle.mjs). */
+export const MAIN = join(__dirname, '..', '..', 'dist', 'main.bundle.js');
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -74,7 +75,7 @@ export class ChildServer {
   }
 
   async start(port?: number): Promise<void> {
-    if (!existsSync(MAIN)) throw new Error('dist/src/main.js is missing: run `npm run build` (npm test does it first)');
+    if (!existsSync(MAIN)) throw new Error('dist/main.bundle.js is missing: run `npm run build` (npm test does it first)');
     const p = port ?? (await freePort());
     this.base = `http://127.0.0.1:${p}`;
     this.child = spawn(process.execPath, [MAIN], {
