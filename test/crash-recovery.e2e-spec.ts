@@ -114,10 +114,10 @@ describe.each(durable)('a run killed mid-turn (%s store, kill -9)', (_name, fixt
 
   it('marks the running run interrupted after the restart and completes the queued one', async () => {
     await server.start();
-    const id = (await (await server.post(W, { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted' } })).json()).worker.worker_id;
+    const id = (await server.postJson(W, { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted' } })).worker.worker_id;
     fake.enqueue({ kind: 'reply', chunks: ['partial ', 'answer ', 'that ', 'never ', 'ends'], chunkDelayMs: 400 });
-    const first = (await (await server.post(`${W}/${id}/input`, { content: 'long one' })).json()).run;
-    const second = (await (await server.post(`${W}/${id}/input`, { content: 'queued one' })).json()).run;
+    const first = (await server.postJson(`${W}/${id}/input`, { content: 'long one' })).run;
+    const second = (await server.postJson(`${W}/${id}/input`, { content: 'queued one' })).run;
     const deadline = Date.now() + 10_000;
     while (fake.requests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 1000)); // a few deltas are stored

@@ -118,7 +118,7 @@ if (PG_URL) describe('several instances on one Postgres', () => {
   afterEach(() => fake.reset());
 
   it('delivers an input made on A live on B, quickly, in order', async () => {
-    const id = (await (await a.post(W, COMPANION)).json()).worker.worker_id;
+    const id = (await a.postJson(W, COMPANION)).worker.worker_id;
     const onB = await Stream.open(b, `${W}/${id}/events`);
     const sentAt: number[] = [];
     for (let i = 0; i < 40; i++) {
@@ -137,14 +137,14 @@ if (PG_URL) describe('several instances on one Postgres', () => {
   it('executes each of 20 workers × 3 inputs exactly once across both instances, each worker in order', async () => {
     fake.setDefault({ kind: 'reply', chunkDelayMs: 20 });
     const ids: string[] = [];
-    for (let i = 0; i < 20; i++) ids.push((await (await (i % 2 ? a : b).post(W, COMPANION)).json()).worker.worker_id);
+    for (let i = 0; i < 20; i++) ids.push((await (i % 2 ? a : b).postJson(W, COMPANION)).worker.worker_id);
     const runs: Array<{ id: string; runId: string; content: string }> = [];
     await Promise.all(
       ids.map(async (id, w) => {
         for (let k = 0; k < 3; k++) {
           const content = `w${w}-input${k}`;
-          const res = await ((w + k) % 2 ? a : b).post(`${W}/${id}/input`, { content });
-          runs.push({ id, runId: (await res.json()).run.run_id, content });
+          const res = await ((w + k) % 2 ? a : b).postJson(`${W}/${id}/input`, { content });
+          runs.push({ id, runId: res.run.run_id, content });
         }
       }),
     );
@@ -165,12 +165,12 @@ if (PG_URL) describe('several instances on one Postgres', () => {
 
   it('cancels on B a run executing on A: the provider sees its request aborted', async () => {
     fake.setDefault({ kind: 'reply', chunks: ['a', 'b', 'c', 'd', 'e', 'f'], chunkDelayMs: 500 });
-    const id = (await (await a.post(W, COMPANION)).json()).worker.worker_id;
-    const run = (await (await a.post(`${W}/${id}/input`, { content: 'long' })).json()).run;
+    const id = (await a.postJson(W, COMPANION)).worker.worker_id;
+    const run = (await a.postJson(`${W}/${id}/input`, { content: 'long' })).run;
     await waitFor(async () => (fake.requests.length > 0 ? true : undefined), 10_000, 'the provider request');
     await new Promise((r) => setTimeout(r, 700));
     const started = Date.now();
-    const cancelled = await (await b.post(`${W}/${id}/runs/${run.run_id}/cancel`, {})).json();
+    const cancelled = await b.postJson(`${W}/${id}/runs/${run.run_id}/cancel`, {});
     expect(cancelled.state).toBe('cancelled');
     const closedAt = await waitFor(async () => fake.requests[0].clientClosedAt ?? undefined, 5000, 'the abort');
     console.log(`cancel on B → abort on the executing instance: ${closedAt - started} ms`);
@@ -179,7 +179,7 @@ if (PG_URL) describe('several instances on one Postgres', () => {
   });
 
   it('catches up without a gap after the doorbell connection is killed', async () => {
-    const id = (await (await a.post(W, COMPANION)).json()).worker.worker_id;
+    const id = (await a.postJson(W, COMPANION)).worker.worker_id;
     const onB = await Stream.open(b, `${W}/${id}/events`);
     const all = await Stream.open(b, '/api/events');
     await a.post(`${W}/${id}/input`, { content: 'before', kind: 'system' });
@@ -200,7 +200,7 @@ if (PG_URL) describe('several instances on one Postgres', () => {
   }, 30_000);
 
   it('resumes /api/events on B across a restart of B with nothing lost', async () => {
-    const id = (await (await a.post(W, COMPANION)).json()).worker.worker_id;
+    const id = (await a.postJson(W, COMPANION)).worker.worker_id;
     const first = await Stream.open(b, '/api/events');
     await a.post(`${W}/${id}/input`, { content: 'one', kind: 'system' });
     await first.waitFor((s) => s.named('worker.input_accepted').some((e) => e.data.worker_id === id));
@@ -246,7 +246,7 @@ if (PG_URL) describe('several instances on one Postgres', () => {
     await idleA.start();
     await idleB.start();
     try {
-      const id = (await (await idleA.post(W, COMPANION)).json()).worker.worker_id;
+      const id = (await idleA.postJson(W, COMPANION)).worker.worker_id;
       const all = await Stream.open(idleB, '/api/events');
       await waitFor(async () => ((await idleB.json(`${W}/${id}`)).state === 'stopped' ? true : undefined), 10_000, 'the idle stop');
       await new Promise((r) => setTimeout(r, 1500)); // both janitors have swept again
@@ -263,9 +263,9 @@ if (PG_URL) describe('several instances on one Postgres', () => {
     await victim.start();
     const servers: Record<string, ChildServer> = { a, b, victim };
     fake.setDefault({ kind: 'reply', chunks: ['s', 'l', 'o', 'w'], chunkDelayMs: 3000 });
-    const id = (await (await victim.post(W, COMPANION)).json()).worker.worker_id;
-    const first = (await (await victim.post(`${W}/${id}/input`, { content: 'slow' })).json()).run;
-    const second = (await (await victim.post(`${W}/${id}/input`, { content: 'next' })).json()).run;
+    const id = (await victim.postJson(W, COMPANION)).worker.worker_id;
+    const first = (await victim.postJson(`${W}/${id}/input`, { content: 'slow' })).run;
+    const second = (await victim.postJson(`${W}/${id}/input`, { content: 'next' })).run;
     await waitFor(async () => (fake.requests.length > 0 ? true : undefined), 10_000, 'the first run to reach the provider');
     // Kill whichever instance executes it (the fake knows by the path prefix); a survivor must take over.
     const executor = fake.requests[0].path.split('/')[1];

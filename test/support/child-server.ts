@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -31,6 +31,42 @@ export class ChildServer {
 
   constructor(private readonly env: Record<string, string>) {
     this.key = env.API_KEY ?? `child-admin-${randomBytes(12).toString('hex')}`;
+  }
+
+  /** The process id while it runs (for reading its memory in /proc). */
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
+  /** The port it listens on (for raw TCP clients). */
+  get port(): number {
+    return Number(new URL(this.base).port);
+  }
+
+  /** Resident set size of the process in MiB, from /proc (Linux); undefined when it cannot be read. */
+  rssMiB(): number | undefined {
+    const pid = this.pid;
+    if (pid === undefined) return undefined;
+    try {
+      const kb = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return kb ? Number(kb[1]) / 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Its JSON log lines parsed (lines that are not JSON are skipped). */
+  logLines(): Array<Record<string, unknown>> {
+    const lines: Array<Record<string, unknown>> = [];
+    for (const line of this.output.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        /* a partial line */
+      }
+    }
+    return lines;
   }
 
   get running(): boolean {
@@ -70,6 +106,10 @@ export class ChildServer {
 
   async json(path: string, init: RequestInit = {}): Promise<any> {
     return (await this.fetch(path, init)).json();
+  }
+
+  async postJson(path: string, body: unknown): Promise<any> {
+    return (await this.post(path, body)).json();
   }
 
   post(path: string, body: unknown): Promise<Response> {
