@@ -1,13 +1,27 @@
 import 'reflect-metadata';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createApp } from '../../src/app.factory';
 import { loadAppConfig } from '../../src/config/app-config';
+import { EventStreams } from '../../src/events/event-streams';
 import { WorkerRuntime } from '../../src/runtimes/embedded/worker-runtime';
+import { reportReady, serveStats } from './ready';
 
 /**
  * The real application for the benchmarks, in its own process, listening on
- * an ephemeral loopback port. BENCH_SEED (JSON) creates workers and
- * transcripts in-process before it reports ready (seeding 10^6 items over
- * HTTP would dominate the run); it prints one JSON line: port and ids.
+ * an ephemeral loopback port, built by `createApp` exactly as `main.ts` builds
+ * it (configuration from the environment: API_KEY, RUNTIME_STORE_URL,
+ * MODEL_PROVIDER, …). Bench-only additions, none of them a route of the app:
+ *
+ * - BENCH_SEED (JSON) creates workers and transcripts in-process before it
+ *   reports ready (seeding 10^6 items over HTTP would dominate the run);
+ * - BENCH_APP_LOG=error keeps only error lines (default: the app's own
+ *   levels, access log included, as `npm start` runs it);
+ * - BENCH_STATS=1 samples the event-loop delay (monitorEventLoopDelay, 1 ms
+ *   resolution) and peak RSS, and answers `stats` requests on the IPC
+ *   channel: lag percentiles, process.cpuUsage(), RSS, heap, open event
+ *   streams, open connections. A side channel: it adds nothing to the HTTP surface.
+ *
+ * It reports `{ port, workers, transcripts }` once listening (see ready.ts).
  */
 interface Seed {
   workers?: number;
@@ -17,7 +31,8 @@ interface Seed {
 
 async function main(): Promise<void> {
   const seed: Seed = JSON.parse(process.env.BENCH_SEED ?? '{}');
-  const app = await createApp(loadAppConfig(process.env), { logLevels: ['error'] });
+  const logLevels = process.env.BENCH_APP_LOG === 'error' ? { logLevels: ['error' as const] } : {};
+  const app = await createApp(loadAppConfig(process.env), logLevels);
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as { port: number }).port;
   const runtime = app.get(WorkerRuntime);
@@ -33,11 +48,51 @@ async function main(): Promise<void> {
   const bytes = seed.contentBytes ?? 100;
   for (const length of seed.transcripts ?? []) {
     const id = await create();
-    for (let i = 0; i < length; i++) await runtime.acceptInput(id, { kind: 'user', content: `${i}`.padStart(bytes, 'x'), onBusy: 'enqueue' });
+    // 64 inputs in flight: the store's group commit batches them (one SQLite commit per turn); order within the transcript is not asserted.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(Number(process.env.BENCH_SEED_CONCURRENCY ?? 64), length) }, async () => {
+        for (let i = next++; i < length; i = next++) await runtime.acceptInput(id, { kind: 'user', content: `${i}`.padStart(bytes, 'x'), onBusy: 'enqueue' });
+      }),
+    );
     transcripts[String(length)] = id;
   }
-  process.stdout.write(`${JSON.stringify({ port, workers, transcripts })}\n`);
+
+  if (process.env.BENCH_STATS === '1') {
+    const streams = app.get(EventStreams);
+    const lag = monitorEventLoopDelay({ resolution: 1 });
+    lag.enable();
+    let peakRss = process.memoryUsage.rss();
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
+    sampler.unref();
+    const server = app.getHttpServer() as import('node:http').Server;
+    serveStats(async ({ reset }) => {
+      const connections = await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? -1 : n)));
+      const rss = process.memoryUsage.rss();
+      peakRss = Math.max(peakRss, rss);
+      const out = {
+        lag: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6, mean: lag.mean / 1e6, count: lag.count },
+        cpu: process.cpuUsage(),
+        rss,
+        peakRss,
+        heapUsed: process.memoryUsage().heapUsed,
+        streams: streams.count,
+        connections,
+        at: Date.now(),
+      };
+      if (reset) {
+        lag.reset();
+        peakRss = rss;
+      }
+      return out;
+    });
+  }
+
+  reportReady({ port, workers, transcripts });
   process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
 }
 
-void main();
+main().catch((err) => {
+  process.stderr.write(`app-server: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
