@@ -59,7 +59,8 @@ export const options = {
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const DIST = join(ROOT, 'dist');
-export const MAIN = join(DIST, 'src', 'main.js');
+/** What `npm start` runs: the bundled server (scripts/bundle.mjs). */
+export const MAIN = join(DIST, 'main.bundle.js');
 export const SERVERS = join(DIST, 'bench', 'servers');
 export const API_KEY = `bench-admin-${process.pid}-${Date.now().toString(36)}`;
 export const AUTH = { authorization: `Bearer ${API_KEY}` };
@@ -267,7 +268,7 @@ export async function waitForStatus(url: string, status: number, timeoutMs: numb
   }
 }
 
-/** The built backend (`node dist/src/main.js`) as its own process, like test/support/child-server.ts. */
+/** The built backend (`node dist/main.bundle.js`, what `npm start` runs) as its own process, like test/support/child-server.ts. */
 export async function startMain(name: string, env: Record<string, string>): Promise<BenchServer> {
   const port = await freePort();
   const child = spawnTracked(process.execPath, [MAIN], {
