@@ -42,7 +42,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   if (logger instanceof AppLogger) logger.registerSecrets(secretsOf(config));
   // Keys created before a restart are known only by their hash: redact them by shape.
   registerSecretPattern(GENERATED_KEY_SHAPE);
-  if (options.logLevels) logger.setLogLevels?.(options.logLevels);
+  // LOG_LEVEL applies to the app's own logger; a logger passed in (tests) keeps its levels unless told.
+  const levels = options.logLevels ?? (options.logger ? undefined : config.logLevels);
+  if (levels) logger.setLogLevels?.(levels);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), new AllowListExpressAdapter(), {
     logger,
     bodyParser: false,
