@@ -170,6 +170,40 @@ describe('worker event streams (SSE)', () => {
     }
   });
 
+  it('holds no more than the budget (plus one sweep of growth) while cut-off clients never read again', async () => {
+    const budget = 1_048_576;
+    const app = await startTestApp({ RUNTIME_STORE_URL: 'memory:', SSE_CLIENT_BUFFER_BYTES: '1048576', SSE_TOTAL_BUFFER_BYTES: String(budget), SSE_MAX_LAG_MS: '600000' });
+    const url = await app.listen();
+    try {
+      const workerId = await createEmbeddedWorker(app);
+      const streams = app.app.get(EventStreams);
+      const readers = await Promise.all(Array.from({ length: 20 }, () => connect(eventsPath(workerId), {}, app, url)));
+      for (const r of readers) r.pause(); // and never resume
+      const big = 'b'.repeat(100_000);
+      let peak = 0;
+      const sampler = setInterval(() => (peak = Math.max(peak, streams.heldBytes)), 20);
+      try {
+        // ~2.5 s of 100 KB events: ten sweeps and more; a stream cut off keeps its socket for 5 s unless dropped.
+        for (let i = 0; i < 120; i++) {
+          await send(workerId, `${i} ${big}`, app);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      } finally {
+        clearInterval(sampler);
+      }
+      expect(streams.cutOff).toBeGreaterThan(0);
+      // Between two sweeps (250 ms) each live stream can fill its own allowance (plus the frame that crossed it).
+      const slack = 20 * (1_048_576 + 100_100);
+      console.log(`held unread bytes: peak ${(peak / 1048576).toFixed(1)} MiB for a budget of ${(budget / 1048576).toFixed(1)} MiB`);
+      expect(peak).toBeLessThanOrEqual(budget + slack);
+      // Two sweeps after the last event, what the sockets still hold (cut-off ones included) is within the budget.
+      await new Promise((r) => setTimeout(r, 600));
+      expect(streams.heldBytes).toBeLessThanOrEqual(budget);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('caps streams per worker with 429 too_many_streams and Retry-After', async () => {
     const capped = await startTestApp({ RUNTIME_STORE_URL: 'memory:', SSE_MAX_STREAMS_PER_WORKER: '2', SSE_MAX_STREAMS: '3' });
     const url = await capped.listen();

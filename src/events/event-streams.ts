@@ -143,23 +143,38 @@ export class EventStreams implements BeforeApplicationShutdown {
     else this.perScope.delete(entry.scope);
   }
 
-  /** Cuts off clients that lag too long, then the most-behind ones while the process is over its budget. */
+  /** Unread bytes of every stream whose socket is still held, ended ones included (tests, operators). */
+  get heldBytes(): number {
+    let total = 0;
+    for (const { stream } of this.open) if (stream.holding) total += stream.unreadBytes;
+    return total;
+  }
+
+  /**
+   * Cuts off clients that lag too long, then, while the process holds more
+   * unread bytes than its budget: first drops the sockets of streams already
+   * cut off (still waiting out their grace to read the final event: their
+   * bytes are in memory until the socket closes, so they count), then cuts
+   * off the most-behind live streams.
+   */
   private sweep(): void {
     const now = Date.now();
     const { maxLagMs, totalBufferBytes } = this.config.events;
     let total = 0;
     const before = this.cutOff;
     for (const { stream } of this.open) {
-      if (stream.closed) continue;
-      if (stream.laggingSince !== undefined && now - stream.laggingSince > maxLagMs) this.cut(stream);
-      else total += stream.unreadBytes;
+      if (!stream.holding) continue;
+      if (!stream.closed && stream.laggingSince !== undefined && now - stream.laggingSince > maxLagMs) this.cut(stream);
+      total += stream.unreadBytes;
     }
     if (total > totalBufferBytes) {
-      const byBacklog = [...this.open].filter((s) => !s.stream.closed).sort((a, b) => b.stream.unreadBytes - a.stream.unreadBytes);
-      for (const { stream } of byBacklog) {
+      const held = [...this.open].map((e) => e.stream).filter((s) => s.holding);
+      held.sort((a, b) => Number(b.ending) - Number(a.ending) || b.unreadBytes - a.unreadBytes);
+      for (const stream of held) {
         if (total <= totalBufferBytes) break;
         total -= stream.unreadBytes;
-        this.cut(stream);
+        if (stream.ending) stream.destroy();
+        else this.cut(stream);
       }
     }
     if (this.cutOff > before) this.logger.warn(`cut off ${this.cutOff - before} event stream(s) that fell behind (SSE_MAX_LAG_MS / SSE_TOTAL_BUFFER_BYTES)`);

@@ -47,6 +47,21 @@ export class SseStream {
     return this.ended || this.released;
   }
 
+  /** Ended, but its socket is still open (the client has its grace to read the final frame): it still holds its unread bytes. */
+  get ending(): boolean {
+    return this.ended && !this.released;
+  }
+
+  /** Whether the socket is still held (open, or ending): until then its unread bytes are in memory. */
+  get holding(): boolean {
+    return !this.released;
+  }
+
+  /** Drops the connection at once, unread bytes and all (a client far behind, when memory is short). */
+  destroy(): void {
+    this.res.destroy();
+  }
+
   /** Bytes written but not yet taken by the client. */
   get unreadBytes(): number {
     return this.res.writableLength;
