@@ -1,5 +1,5 @@
 import { WorkerRuntime } from '../src/runtimes/embedded/worker-runtime';
-import { SqliteWorkerStore } from '../src/store/sqlite/sqlite-worker.store';
+import { SqliteBackendStore } from '../src/store/sqlite/sqlite-backend.store';
 
 /**
  * Run with --expose-gc. Measures heap and RSS growth of the embedded runtime
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const intent = { intent: { kind: 'workspace_companion' as const }, acceptance: { kind: 'run_accepted' as const, expected_segments: 0 } };
 
   const memoryStore = async () => {
-    const store = new SqliteWorkerStore({ file: null, identity: 'memory:bench' });
+    const store = new SqliteBackendStore({ file: null, identity: 'memory:bench' });
     await store.init();
     return store;
   };

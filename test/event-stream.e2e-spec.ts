@@ -5,7 +5,7 @@ import { runInNewContext } from 'node:vm';
 import { EventStreams } from '../src/events/event-streams';
 import { EventLog } from '../src/runtimes/embedded/event-log';
 import { WorkerRuntime } from '../src/runtimes/embedded/worker-runtime';
-import { WorkerStore } from '../src/store/worker-store';
+import { BackendStore } from '../src/store/backend-store';
 import { expectErrorShape } from './support/shapes';
 import { SseClient, type SseEvent } from './support/sse-client';
 import { STORE_FIXTURES, type StoreFixture } from './support/stores';
@@ -367,7 +367,7 @@ describe.each(STORE_FIXTURES.map((f) => [f.name, f] as [string, StoreFixture]))(
   });
 
   it('loses and repeats nothing when inputs land between the last replay read and going live', async () => {
-    const store = t.app.get(WorkerStore);
+    const store = t.app.get(BackendStore);
     const workerId = await createEmbeddedWorker(t);
     for (let i = 0; i < 10; i++) await t.post(`${EMBEDDED}/workers/${workerId}/input`, { content: `early ${i}` });
     const watcher = await SseClient.connect(t, base, eventsPath(workerId)); // live: keeps the feed moving

@@ -1,6 +1,6 @@
 import { ENV_KEY_ID } from '../src/auth/auth.constants';
 import { Idempotency } from '../src/idempotency/idempotency.service';
-import { WorkerStore } from '../src/store/worker-store';
+import { BackendStore } from '../src/store/backend-store';
 import { writeRecord } from './support/local-fixtures';
 import { expectErrorShape } from './support/shapes';
 import { SseClient } from './support/sse-client';
@@ -46,7 +46,7 @@ describe.each(STORE_FIXTURES.map((f) => [f.name, f] as [string, StoreFixture]))(
   it('deletes a worker with its transcript, runs, events and idempotency records (checked in the store), then answers 404 everywhere', async () => {
     const id = await createEmbeddedWorker(t);
     for (let i = 0; i < 3; i++) await input(id, `m${i}`, { 'idempotency-key': `del-${storeName}-${i}` });
-    const store = t.app.get(WorkerStore);
+    const store = t.app.get(BackendStore);
     const pk = (await store.read((q) => q.getWorker(id)))!.pk;
     const scopeOf = (i: number) => t.app.get(Idempotency).scopeOf(ENV_KEY_ID, 'POST', `${EMBEDDED}/workers/${id}/input`, `del-${storeName}-${i}`);
     expect(await store.read((q) => q.getIdempotency(scopeOf(0)))).toMatchObject({ state: 'completed', workerId: id });

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { EventLog, type LogSink } from '../src/runtimes/embedded/event-log';
 import { WorkerRuntime } from '../src/runtimes/embedded/worker-runtime';
-import { PostgresWorkerStore } from '../src/store/postgres/postgres-worker.store';
+import { PostgresBackendStore } from '../src/store/postgres/postgres-backend.store';
 import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from '../src/store/sql/schema';
-import { SqliteWorkerStore } from '../src/store/sqlite/sqlite-worker.store';
-import type { StoredEvent, WorkerStore } from '../src/store/worker-store';
+import { SqliteBackendStore } from '../src/store/sqlite/sqlite-backend.store';
+import type { StoredEvent, BackendStore } from '../src/store/backend-store';
 import { createPgSchema, PG_URL } from './support/stores';
 import { makeTempDir } from './support/test-app';
 
@@ -21,7 +21,7 @@ interface Adapter {
   name: 'memory' | 'sqlite' | 'postgres';
   durable: boolean;
   /** `open()` returns a new, initialised store on the same storage (a fresh one for memory). */
-  setup(): Promise<{ open: () => Promise<WorkerStore>; url?: string; file?: string; cleanup: () => Promise<void> }>;
+  setup(): Promise<{ open: () => Promise<BackendStore>; url?: string; file?: string; cleanup: () => Promise<void> }>;
 }
 
 const silent = { warn: () => undefined, error: () => undefined };
@@ -32,7 +32,7 @@ const adapters: Adapter[] = [
     durable: false,
     setup: async () => ({
       open: async () => {
-        const s = new SqliteWorkerStore({ file: null, identity: 'memory:contract' });
+        const s = new SqliteBackendStore({ file: null, identity: 'memory:contract' });
         await s.init();
         return s;
       },
@@ -48,7 +48,7 @@ const adapters: Adapter[] = [
       return {
         file,
         open: async () => {
-          const s = new SqliteWorkerStore({ file, identity: file });
+          const s = new SqliteBackendStore({ file, identity: file });
           await s.init();
           return s;
         },
@@ -66,7 +66,7 @@ const adapters: Adapter[] = [
             return {
               url,
               open: async () => {
-                const s = new PostgresWorkerStore({ url, poolMax: 10, connectTimeoutMs: 5000, queryTimeoutMs: 10_000, startupTimeoutMs: 5000, log: silent });
+                const s = new PostgresBackendStore({ url, poolMax: 10, connectTimeoutMs: 5000, queryTimeoutMs: 10_000, startupTimeoutMs: 5000, log: silent });
                 await s.init();
                 return s;
               },
@@ -80,7 +80,7 @@ const adapters: Adapter[] = [
 
 const COMPANION = { intent: { kind: 'workspace_companion' as const }, acceptance: { kind: 'run_accepted' as const, expected_segments: 0 } };
 
-function runtimeOn(store: WorkerStore, overrides: Partial<ConstructorParameters<typeof WorkerRuntime>[0]> = {}): WorkerRuntime {
+function runtimeOn(store: BackendStore, overrides: Partial<ConstructorParameters<typeof WorkerRuntime>[0]> = {}): WorkerRuntime {
   return new WorkerRuntime({ store, maxWorkers: 1000, executionEnabled: true, queueLimit: 32, ...overrides });
 }
 
@@ -91,7 +91,7 @@ async function createWorker(rt: WorkerRuntime): Promise<string> {
 }
 
 /** Reads a worker's whole log, page by page, as a stream would. */
-async function wholeLog(store: WorkerStore, workerPk: number, limits = { maxEvents: 64, maxBytes: 1 << 20 }): Promise<StoredEvent[]> {
+async function wholeLog(store: BackendStore, workerPk: number, limits = { maxEvents: 64, maxBytes: 1 << 20 }): Promise<StoredEvent[]> {
   const out: StoredEvent[] = [];
   let after = -1;
   for (;;) {
@@ -103,8 +103,8 @@ async function wholeLog(store: WorkerStore, workerPk: number, limits = { maxEven
 }
 
 describe.each(adapters.map((a) => [a.name, a] as const))('worker store contract (%s)', (_name, adapter) => {
-  let store: WorkerStore;
-  let open: () => Promise<WorkerStore>;
+  let store: BackendStore;
+  let open: () => Promise<BackendStore>;
   let cleanup: () => Promise<void>;
   let rt: WorkerRuntime;
 
@@ -402,7 +402,7 @@ describe('migration from the v0 schema', () => {
                 ('embedded-worker-old', 0, 'user', 'old one', 1, 1500), ('embedded-worker-old', 1, 'system', 'old two', 2, 1600)`);
   };
 
-  async function checkMigrated(store: WorkerStore): Promise<void> {
+  async function checkMigrated(store: BackendStore): Promise<void> {
     const rt = runtimeOn(store, { executionEnabled: false });
     const w = (await rt.getWorker('embedded-worker-old'))!;
     expect(w).toMatchObject({ state: 'running', transcriptLength: 2, nextEventNo: 3, createdAtMs: 1000 });
@@ -429,7 +429,7 @@ describe('migration from the v0 schema', () => {
     await seedV2((sql) => db.exec(sql))(SQLITE_MIGRATIONS);
     db.exec(`INSERT INTO wb_schema_migrations VALUES (1, 'v1', 'x'), (2, 'v2', 'x')`);
     db.close();
-    const store = new SqliteWorkerStore({ file, identity: file });
+    const store = new SqliteBackendStore({ file, identity: file });
     await store.init();
     try {
       await checkMigrated(store);
@@ -448,7 +448,7 @@ describe('migration from the v0 schema', () => {
     await seedV2((sql) => client.query(sql))(POSTGRES_MIGRATIONS);
     await client.query(`INSERT INTO wb_schema_migrations (version, name) VALUES (1, 'v1'), (2, 'v2')`);
     await client.end();
-    const store = new PostgresWorkerStore({ url, poolMax: 4, connectTimeoutMs: 5000, queryTimeoutMs: 10_000, startupTimeoutMs: 5000, log: silent });
+    const store = new PostgresBackendStore({ url, poolMax: 4, connectTimeoutMs: 5000, queryTimeoutMs: 10_000, startupTimeoutMs: 5000, log: silent });
     await store.init();
     try {
       await checkMigrated(store);

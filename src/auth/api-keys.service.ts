@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { registerSecret } from '../common/logging/secret-registry';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { EventStreams } from '../events/event-streams';
-import { type StoredApiKey, WorkerStore } from '../store/worker-store';
+import { type StoredApiKey, BackendStore } from '../store/backend-store';
 import { BOOTSTRAP_KEY_HEX, ENV_KEY_ID, GENERATED_KEY_PATTERN, keyIdOf, type Scope, SCOPES } from './auth.constants';
 
 /** Who a request acts as. */
@@ -35,7 +35,7 @@ export class ApiKeys implements OnModuleDestroy {
   private readonly unsubscribe: () => void;
 
   constructor(
-    @Inject(WorkerStore) private readonly store: WorkerStore,
+    @Inject(BackendStore) private readonly store: BackendStore,
     @Inject(EventStreams) private readonly streams: EventStreams,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {

@@ -4,13 +4,13 @@ import { WorkerRuntime } from '../runtimes/embedded/worker-runtime';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { Idempotency } from '../idempotency/idempotency.service';
 import { RuntimesModule } from '../runtimes/runtimes.module';
-import { WorkerStore } from '../store/worker-store';
+import { BackendStore } from '../store/backend-store';
 import { ModelProvider } from './model-provider';
 import { createModelProvider } from './providers/create-model-provider';
 import { RunExecutor } from './run-executor';
 import { WorkerJanitor } from './worker-janitor';
 
-export function createRunExecutor(config: AppConfig, runtime: WorkerRuntime, store: WorkerStore, provider: ModelProvider | null): RunExecutor {
+export function createRunExecutor(config: AppConfig, runtime: WorkerRuntime, store: BackendStore, provider: ModelProvider | null): RunExecutor {
   const logger = new Logger(RunExecutor.name);
   const e = config.execution;
   return new RunExecutor(runtime, provider, {
@@ -35,7 +35,7 @@ export function createRunExecutor(config: AppConfig, runtime: WorkerRuntime, sto
   imports: [RuntimesModule, IdempotencyModule],
   providers: [
     { provide: ModelProvider, useFactory: (config: AppConfig) => (config.execution.provider ? createModelProvider(config.execution.provider) : null), inject: [APP_CONFIG] },
-    { provide: RunExecutor, useFactory: createRunExecutor, inject: [APP_CONFIG, WorkerRuntime, WorkerStore, ModelProvider] },
+    { provide: RunExecutor, useFactory: createRunExecutor, inject: [APP_CONFIG, WorkerRuntime, BackendStore, ModelProvider] },
     {
       provide: WorkerJanitor,
       useFactory: (config: AppConfig, runtime: WorkerRuntime, idempotency: Idempotency) => new WorkerJanitor(runtime, config.embedded.idleStopMs, () => idempotency.purgeExpired()),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { WorkerRuntime } from '../runtimes/embedded/worker-runtime';
-import type { StoredItem, StoredRun, StoredWorker, StoreNotice } from '../store/worker-store';
+import type { StoredItem, StoredRun, StoredWorker, StoreNotice } from '../store/backend-store';
 import { DeltaCoalescer } from './delta-coalescer';
 import { callModel } from './model-call';
 import { type ChatMessage, type ModelProvider, ProviderError } from './model-provider';

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ApiError } from '../common/errors/api-error';
-import { type StoredIdempotencyRecord, WorkerStore } from '../store/worker-store';
+import { type StoredIdempotencyRecord, BackendStore } from '../store/backend-store';
 
 /** SPEC §10: a repeat within 24 h replays the first answer. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
@@ -36,7 +36,7 @@ export function canonicalJson(value: unknown): string {
  */
 @Injectable()
 export class Idempotency {
-  constructor(@Inject(WorkerStore) private readonly store: WorkerStore) {}
+  constructor(@Inject(BackendStore) private readonly store: BackendStore) {}
 
   scopeOf(principal: string, method: string, path: string, key: string): string {
     return sha256(`${principal}\n${method}\n${path}\n${key}`);

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ApiError } from '../common/errors/api-error';
 import { CursorCodec } from '../common/paging/cursor-codec';
-import { SqliteWorkerStore } from '../store/sqlite/sqlite-worker.store';
+import { SqliteBackendStore } from '../store/sqlite/sqlite-backend.store';
 import { EmbeddedSource } from './embedded/embedded.source';
 import { EventLog } from './embedded/event-log';
 import { WorkerRuntime } from './embedded/worker-runtime';
@@ -9,10 +9,10 @@ import { RuntimeRegistry } from './runtime-registry';
 import type { RuntimeSource, WorkerRecord } from './runtime-source';
 
 const codec = new CursorCodec(Buffer.alloc(32, 7));
-const stores: SqliteWorkerStore[] = [];
+const stores: SqliteBackendStore[] = [];
 
 async function embeddedSource(): Promise<EmbeddedSource> {
-  const store = new SqliteWorkerStore({ file: null, identity: 'memory:unit' });
+  const store = new SqliteBackendStore({ file: null, identity: 'memory:unit' });
   await store.init();
   stores.push(store);
   const runtime = new WorkerRuntime({ store, maxWorkers: 3, executionEnabled: false, queueLimit: 32 });

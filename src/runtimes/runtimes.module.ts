@@ -1,7 +1,7 @@
 import { Inject, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { CursorCodec } from '../common/paging/cursor-codec';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { WorkerStore } from '../store/worker-store';
+import { BackendStore } from '../store/backend-store';
 import { EventLog } from './embedded/event-log';
 import { WorkerRuntime } from './embedded/worker-runtime';
 import { RuntimeRegistry } from './runtime-registry';
@@ -11,13 +11,13 @@ import { runtimeProviders } from './runtimes.providers';
 @Module({
   controllers: [RuntimesController],
   providers: [...runtimeProviders, RuntimeRegistry],
-  exports: [RuntimeRegistry, WorkerRuntime, WorkerStore, CursorCodec],
+  exports: [RuntimeRegistry, WorkerRuntime, BackendStore, CursorCodec],
 })
 export class RuntimesModule implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RuntimesModule.name);
 
   constructor(
-    @Inject(WorkerStore) private readonly store: WorkerStore,
+    @Inject(BackendStore) private readonly store: BackendStore,
     @Inject(EventLog) private readonly log: EventLog,
     @Inject(RuntimeRegistry) private readonly registry: RuntimeRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,

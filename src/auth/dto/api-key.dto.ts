@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsString, Matches, MaxLength } from 'class-validator';
 import { ApiField } from '../../common/dto/api-field.decorator';
 import { ListEnvelopeDto, toRfc3339 } from '../../common/dto/list-envelope.dto';
-import type { StoredApiKey } from '../../store/worker-store';
+import type { StoredApiKey } from '../../store/backend-store';
 import { type Scope, SCOPES } from '../auth.constants';
 
 export class CreateApiKeyDto {

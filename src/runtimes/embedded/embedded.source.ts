@@ -1,7 +1,7 @@
 import { arch, platform } from 'node:os';
 import { diagnostic, type Diagnostic } from '../../common/dto/diagnostic.dto';
 import { derivePublicId } from '../../common/ids/public-id';
-import { type StoredEvent, type StoredItem, type StoredRun, type StoredWorker, StoreUnavailableError } from '../../store/worker-store';
+import { type StoredEvent, type StoredItem, type StoredRun, type StoredWorker, StoreUnavailableError } from '../../store/backend-store';
 import type {
   EventSink,
   HostRecord,

@@ -1,4 +1,4 @@
-import type { ReadLimits, StoredEvent, StoreNotice, WorkerStore } from '../../store/worker-store';
+import type { ReadLimits, StoredEvent, StoreNotice, BackendStore } from '../../store/backend-store';
 
 /** Where followers deliver events. `deliver` returns false when the client's buffer is full. */
 export interface LogSink {
@@ -206,7 +206,7 @@ export class EventLog {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly store: WorkerStore,
+    private readonly store: BackendStore,
     private readonly limits: ReadLimits,
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {

@@ -1,4 +1,4 @@
-import type { ItemRole, NewEvent, StoredEvent, StoredItem, StoredRun, StoredWorker, StoreTx } from '../../store/worker-store';
+import type { ItemRole, NewEvent, StoredEvent, StoredItem, StoredRun, StoredWorker, StoreTx } from '../../store/backend-store';
 
 /*
  * The state changes every path shares (an executor finishing a run, a cancel

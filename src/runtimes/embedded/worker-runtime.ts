@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { diagnostic, type Diagnostic } from '../../common/dto/diagnostic.dto';
-import type { StoredItem, StoredRun, StoredWorker, WorkerRole, WorkerStore } from '../../store/worker-store';
+import type { StoredItem, StoredRun, StoredWorker, WorkerRole, BackendStore } from '../../store/backend-store';
 import type { OnBusy, SpawnAcceptance, WorkerIntent } from '../runtime-source';
 import { OperationRefusedError } from '../runtime-source.errors';
 import { appendItem, cancelAllRuns, endRun, RUN_INTERRUPTED, type RunOutcome, runSnapshot } from './run-transitions';
 
 export interface WorkerRuntimeOptions {
-  store: WorkerStore;
+  store: BackendStore;
   /** Workers that are not stopped, at most (EMBEDDED_MAX_WORKERS). */
   maxWorkers: number;
   /** Whether a model provider is configured: without one, inputs start no run. */
@@ -61,7 +61,7 @@ export function resolveProfileSelector(intent: WorkerIntent): { role: WorkerRole
  * store. It never calls a model: RunExecutor claims runs from it.
  */
 export class WorkerRuntime {
-  readonly store: WorkerStore;
+  readonly store: BackendStore;
   private readonly now: () => number;
 
   constructor(private readonly options: WorkerRuntimeOptions) {

@@ -11,7 +11,7 @@ import type {
   StoredWorker,
   StoreNotice,
   StoreTx,
-} from '../worker-store';
+} from '../backend-store';
 
 /**
  * The few calls both SQL adapters provide: SQLite answers synchronously

@@ -3,7 +3,7 @@ import { Client, type ClientConfig, Pool, type PoolClient, type QueryResultRow }
 import { withoutPassword } from '../../common/logging/redact';
 import { POSTGRES_MIGRATIONS } from '../sql/schema';
 import { POSTGRES_DIALECT, type SqlExecutor, SqlStoreTx } from '../sql/sql-queries';
-import { type StoreDescription, type StoreNotice, type StoreQueries, type StoreTx, StoreUnavailableError, WorkerStore } from '../worker-store';
+import { type StoreDescription, type StoreNotice, type StoreQueries, type StoreTx, StoreUnavailableError, BackendStore } from '../backend-store';
 
 /** Any constant: serialises migrations across backend instances starting together. */
 const MIGRATION_LOCK = 0x77625f6d;
@@ -54,7 +54,7 @@ const RETRYABLE = new Set(['40001', '40P01']);
  * statement (client and server side); TCP keepalive finds dead peers.
  * Pool errors are logged once per burst, never once per failed query.
  */
-export class PostgresWorkerStore extends WorkerStore {
+export class PostgresBackendStore extends BackendStore {
   readonly description: StoreDescription;
   private readonly pool: Pool;
   private readonly clientConfig: ClientConfig;

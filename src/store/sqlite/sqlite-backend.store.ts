@@ -3,7 +3,7 @@ import { mkdirSync, promises as fsp, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SQLITE_MIGRATIONS } from '../sql/schema';
 import { SQLITE_DIALECT, type SqlExecutor, SqlStoreTx, type Row } from '../sql/sql-queries';
-import { type StoreDescription, type StoreNotice, type StoreQueries, type StoreTx, StoreUnavailableError, WorkerStore } from '../worker-store';
+import { type StoreDescription, type StoreNotice, type StoreQueries, type StoreTx, StoreUnavailableError, BackendStore } from '../backend-store';
 
 export interface SqliteStoreOptions {
   /** A file path, or null for an in-memory database (`memory:`). */
@@ -70,7 +70,7 @@ function toStoreError(err: unknown): unknown {
  * then on every operation fails (503) and readiness is false — writes would
  * otherwise be acknowledged into a file nobody will ever open again.
  */
-export class SqliteWorkerStore extends WorkerStore {
+export class SqliteBackendStore extends BackendStore {
   readonly description: StoreDescription;
   private db!: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();

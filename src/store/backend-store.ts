@@ -267,8 +267,12 @@ export interface StoreDescription {
   identity: string;
 }
 
-/** The port (an abstract class, so it can be the DI token). */
-export abstract class WorkerStore {
+/**
+ * The port (an abstract class, so it can be the DI token): everything the
+ * backend persists — workers, transcripts, runs, event logs, API keys,
+ * idempotency records, settings — hence not "WorkerStore".
+ */
+export abstract class BackendStore {
   abstract readonly description: StoreDescription;
   /** Opens the store and runs pending migrations (versioned, idempotent; serialised across instances). */
   abstract init(): Promise<void>;
