@@ -1,7 +1,7 @@
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Server } from 'node:http';
 import { AppModule } from './app.module';
 import { ApiKeys } from './auth/api-keys.service';
@@ -10,6 +10,7 @@ import { authMiddleware } from './auth/auth.middleware';
 import { RateLimiter } from './auth/rate-limiter';
 import { ApiError } from './common/errors/api-error';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
+import { isApiPath } from './common/http/api-path';
 import { corsMiddleware } from './common/http/cors.middleware';
 import { hostCheckMiddleware } from './common/http/host-check.middleware';
 import { hardenHttpServer } from './common/http/http-server';
@@ -45,7 +46,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // LOG_LEVEL applies to the app's own logger; a logger passed in (tests) keeps its levels unless told.
   const levels = options.logLevels ?? (options.logger ? undefined : config.logLevels);
   if (levels) logger.setLogLevels?.(levels);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), new AllowListExpressAdapter(), {
+  // One spelling per route. Express matches paths case-insensitively by default, and then
+  // `/API/runtimes` reached the controllers past every check keyed on `/api/` (auth, scopes,
+  // security headers). Set before Nest's adapter creates the router, which reads it once.
+  const http = express();
+  http.set('case sensitive routing', true);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), new AllowListExpressAdapter(http), {
     logger,
     bodyParser: false,
     bufferLogs: true,
@@ -96,9 +102,6 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   app.useGlobalFilters(new AllExceptionsFilter());
 }
 
-/** Under the global prefix, as Express matches it (case-insensitive, whole segments). */
-const API_PATH = /^\/api(?:\/|$)/i;
-
 /**
  * `/`, `/favicon.ico`, `//`, `OPTIONS *`, an unknown asset under /docs …:
  * Nest's not-found handler only covers the global prefix, so without this
@@ -106,7 +109,7 @@ const API_PATH = /^\/api(?:\/|$)/i;
  */
 function notFoundOutsideApi(): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction) => {
-    if (API_PATH.test(req.path)) return next();
+    if (isApiPath(req.path)) return next();
     next(new ApiError(404, 'not_found', 'No route matches this method and path'));
   };
 }

@@ -81,6 +81,22 @@ describe('API keys and scopes', () => {
     }
   });
 
+  it('routes one spelling only: a path in another letter case is no route, with or without a key', async () => {
+    for (const op of ops.filter((o) => o.secured)) {
+      const rest = op.path.slice('/api/'.length);
+      for (const path of [`/API/${rest}`, `/Api/${rest}`, `/api/${rest.replace(/^[a-z]+/, (w) => w.toUpperCase())}`]) {
+        const underPrefix = path.startsWith('/api/');
+        // Under the real prefix the key and scope checks come first (401/403 before 404): the admin key reaches routing.
+        const keyed = underPrefix ? [`Bearer ${keys.admin}`] : [`Bearer ${keys.read}`, `Bearer ${keys.admin}`];
+        for (const authorization of ['', ...keyed]) {
+          const res = await send({ ...op, path }, { authorization }, true);
+          // Never served: 404 for the wrong spelling (401 before it under the real prefix without a key).
+          expect([op.method, path, authorization !== '', res.status]).toEqual([op.method, path, authorization !== '', underPrefix && authorization === '' ? 401 : 404]);
+        }
+      }
+    }
+  });
+
   it('answers health without a key', async () => {
     for (const op of ops.filter((o) => !o.secured)) expect([op.path, (await send(op, { authorization: '' })).status]).toEqual([op.path, 200]);
   });

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import helmet from 'helmet';
+import { isApiPath } from './api-path';
 
 /**
  * The security headers of an API answer (JSON, never rendered as a page):
@@ -19,8 +20,6 @@ export const API_SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
   // The API is called cross-origin by allowed consoles (CORS decides who reads it).
   ['Cross-Origin-Resource-Policy', 'cross-origin'],
 ];
-
-const isApiPath = (url: string) => url === '/api' || url.startsWith('/api/') || url.startsWith('/api?');
 
 /**
  * API_SECURITY_HEADERS on /api; everywhere else (the OpenAPI explorer and
@@ -52,7 +51,7 @@ export function securityHeaders(): RequestHandler {
     strictTransportSecurity: false,
   });
   return (req, res, next) => {
-    if (!isApiPath(req.url)) return explorer(req, res, next);
+    if (!isApiPath(req.path)) return explorer(req, res, next);
     for (const [name, value] of API_SECURITY_HEADERS) res.setHeader(name, value);
     next();
   };
