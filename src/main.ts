@@ -20,7 +20,7 @@ async function bootstrap(logger: AppLogger): Promise<void> {
   }
   logger.registerSecrets(secretsOf(config));
   logger.setLogLevels(config.logLevels);
-  const app = await createApp(config, { logger, logLevels: config.logLevels });
+  const app = await createApp(config, { logger });
   await app.listen(config.port, config.host);
   const url = await app.getUrl();
   const log = new Logger('Bootstrap');

@@ -59,7 +59,7 @@ export const options = {
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const DIST = join(ROOT, 'dist');
-/** What `npm start` runs: the bundled server (scripts/bundle.mjs). */
+/** What `npm start` runs: the bundled server (scripts/build.mjs). */
 export const MAIN = join(DIST, 'main.bundle.js');
 export const SERVERS = join(DIST, 'bench', 'servers');
 export const API_KEY = `bench-admin-${process.pid}-${Date.now().toString(36)}`;

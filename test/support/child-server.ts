@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 /** The built server, run exactly as `npm start` runs it (npm test builds first). */
-/** What `npm start` runs: the bundled server (scripts/bundle.mjs). */
+/** What `npm start` runs: the bundled server (scripts/build.mjs). */
 export const MAIN = join(__dirname, '..', '..', 'dist', 'main.bundle.js');
 
 export function freePort(): Promise<number> {

@@ -58,7 +58,6 @@ const WORKER = columns([
   'worker_pk', 'worker_id', 'intent_json', 'role', 'profile_selector', 'requested_name', 'state', 'stop_reason', 'created_at_ms', 'last_seen_at_ms',
   'last_activity_at_ms', 'transcript_length', 'next_event_no', 'current_run_id', 'queued_runs', 'queue_front', 'queue_back',
 ] as const);
-const WORKER_COLUMNS = WORKER.sql;
 
 function toWorker(row: readonly unknown[]): StoredWorker {
   const c = WORKER.at;
@@ -87,7 +86,6 @@ const RUN = columns([
   'run_pk', 'run_id', 'worker_pk', 'state', 'queue_key', 'input_sequence', 'output_sequence', 'created_at_ms', 'started_at_ms', 'ended_at_ms',
   'input_tokens', 'output_tokens', 'error_code', 'started_event_no', 'lease_owner', 'lease_expires_at_ms',
 ] as const);
-const RUN_COLUMNS = RUN.sql;
 
 function toRun(row: readonly unknown[]): StoredRun {
   const c = RUN.at;
@@ -112,7 +110,6 @@ function toRun(row: readonly unknown[]): StoredRun {
 }
 
 const ITEM = columns(['sequence', 'role', 'anchor_sequence', 'run_id', 'truncated', 'event_no', 'created_at_ms', 'content'] as const);
-const ITEM_COLUMNS = ITEM.sql;
 
 function toItem(row: readonly unknown[]): StoredItem {
   const c = ITEM.at;
@@ -230,21 +227,21 @@ export class SqlStoreTx implements StoreTx {
   // ---- reads -------------------------------------------------------------
 
   async getWorker(workerId: string): Promise<StoredWorker | undefined> {
-    const row = await this.db.row(`SELECT ${WORKER_COLUMNS} FROM wb_workers WHERE worker_id = ?`, [workerId]);
+    const row = await this.db.row(`SELECT ${WORKER.sql} FROM wb_workers WHERE worker_id = ?`, [workerId]);
     return row && toWorker(row);
   }
 
   async getWorkerByPk(pk: number): Promise<StoredWorker | undefined> {
-    const row = await this.db.row(`SELECT ${WORKER_COLUMNS} FROM wb_workers WHERE worker_pk = ?`, [pk]);
+    const row = await this.db.row(`SELECT ${WORKER.sql} FROM wb_workers WHERE worker_pk = ?`, [pk]);
     return row && toWorker(row);
   }
 
   async listWorkers(afterPk: number, limit: number): Promise<StoredWorker[]> {
-    return (await this.db.rows(`SELECT ${WORKER_COLUMNS} FROM wb_workers WHERE worker_pk > ? ORDER BY worker_pk LIMIT ?`, [afterPk, limit])).map(toWorker);
+    return (await this.db.rows(`SELECT ${WORKER.sql} FROM wb_workers WHERE worker_pk > ? ORDER BY worker_pk LIMIT ?`, [afterPk, limit])).map(toWorker);
   }
 
   async readItems(workerPk: number, start: number, limit: number): Promise<StoredItem[]> {
-    const rows = await this.db.rows(`SELECT ${ITEM_COLUMNS} FROM wb_items WHERE worker_pk = ? AND sequence >= ? ORDER BY sequence LIMIT ?`, [workerPk, start, limit]);
+    const rows = await this.db.rows(`SELECT ${ITEM.sql} FROM wb_items WHERE worker_pk = ? AND sequence >= ? ORDER BY sequence LIMIT ?`, [workerPk, start, limit]);
     return rows.map(toItem);
   }
 
@@ -281,7 +278,7 @@ export class SqlStoreTx implements StoreTx {
     if (!oldest) return [];
     // Step 2: read the contents of exactly that range.
     const rows = await this.db.rows(
-      `SELECT ${ITEM_COLUMNS} FROM wb_items WHERE worker_pk = ? AND anchor_sequence <= ?
+      `SELECT ${ITEM.sql} FROM wb_items WHERE worker_pk = ? AND anchor_sequence <= ?
        AND (anchor_sequence > ? OR (anchor_sequence = ? AND sequence >= ?))
        ORDER BY anchor_sequence DESC, sequence DESC`,
       [workerPk, anchor, oldest.anchor, oldest.anchor, oldest.sequence],
@@ -305,12 +302,12 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async getRun(runId: string): Promise<StoredRun | undefined> {
-    const row = await this.db.row(`SELECT ${RUN_COLUMNS} FROM wb_runs WHERE run_id = ?`, [runId]);
+    const row = await this.db.row(`SELECT ${RUN.sql} FROM wb_runs WHERE run_id = ?`, [runId]);
     return row && toRun(row);
   }
 
   async listRuns(workerPk: number, beforePk: number, limit: number): Promise<StoredRun[]> {
-    const rows = await this.db.rows(`SELECT ${RUN_COLUMNS} FROM wb_runs WHERE worker_pk = ? AND run_pk < ? ORDER BY run_pk DESC LIMIT ?`, [workerPk, beforePk, limit]);
+    const rows = await this.db.rows(`SELECT ${RUN.sql} FROM wb_runs WHERE worker_pk = ? AND run_pk < ? ORDER BY run_pk DESC LIMIT ?`, [workerPk, beforePk, limit]);
     return rows.map(toRun);
   }
 
@@ -326,9 +323,9 @@ export class SqlStoreTx implements StoreTx {
   async runningRuns(expiredBeforeMs: number | null, limit: number): Promise<StoredRun[]> {
     const rows =
       expiredBeforeMs === null
-        ? await this.db.rows(`SELECT ${RUN_COLUMNS} FROM wb_runs WHERE state = 'running' ORDER BY run_pk LIMIT ?`, [limit])
+        ? await this.db.rows(`SELECT ${RUN.sql} FROM wb_runs WHERE state = 'running' ORDER BY run_pk LIMIT ?`, [limit])
         : await this.db.rows(
-            `SELECT ${RUN_COLUMNS} FROM wb_runs WHERE state = 'running' AND lease_expires_at_ms < ? ORDER BY lease_expires_at_ms LIMIT ?`,
+            `SELECT ${RUN.sql} FROM wb_runs WHERE state = 'running' AND lease_expires_at_ms < ? ORDER BY lease_expires_at_ms LIMIT ?`,
             [expiredBeforeMs, limit],
           );
     return rows.map(toRun);
@@ -336,7 +333,7 @@ export class SqlStoreTx implements StoreTx {
 
   async idleWorkers(beforeMs: number, limit: number): Promise<StoredWorker[]> {
     const rows = await this.db.rows(
-      `SELECT ${WORKER_COLUMNS} FROM wb_workers WHERE state = 'running' AND current_run_id IS NULL AND queued_runs = 0 AND last_activity_at_ms < ?
+      `SELECT ${WORKER.sql} FROM wb_workers WHERE state = 'running' AND current_run_id IS NULL AND queued_runs = 0 AND last_activity_at_ms < ?
        ORDER BY last_activity_at_ms LIMIT ?`,
       [beforeMs, limit],
     );
@@ -365,18 +362,18 @@ export class SqlStoreTx implements StoreTx {
   // ---- writes ------------------------------------------------------------
 
   async lockWorker(workerId: string): Promise<StoredWorker | undefined> {
-    const row = await this.db.row(`SELECT ${WORKER_COLUMNS} FROM wb_workers WHERE worker_id = ?${this.dialect.forUpdate}`, [workerId]);
+    const row = await this.db.row(`SELECT ${WORKER.sql} FROM wb_workers WHERE worker_id = ?${this.dialect.forUpdate}`, [workerId]);
     return row && toWorker(row);
   }
 
   async lockWorkerByPk(pk: number): Promise<StoredWorker | undefined> {
-    const row = await this.db.row(`SELECT ${WORKER_COLUMNS} FROM wb_workers WHERE worker_pk = ?${this.dialect.forUpdate}`, [pk]);
+    const row = await this.db.row(`SELECT ${WORKER.sql} FROM wb_workers WHERE worker_pk = ?${this.dialect.forUpdate}`, [pk]);
     return row && toWorker(row);
   }
 
   async lockRunnableWorker(): Promise<StoredWorker | undefined> {
     const row = await this.db.row(
-      `SELECT ${WORKER_COLUMNS} FROM wb_workers WHERE runnable_since_ms IS NOT NULL ORDER BY runnable_since_ms LIMIT 1${this.dialect.forUpdateSkipLocked}`,
+      `SELECT ${WORKER.sql} FROM wb_workers WHERE runnable_since_ms IS NOT NULL ORDER BY runnable_since_ms LIMIT 1${this.dialect.forUpdateSkipLocked}`,
     );
     return row && toWorker(row);
   }
@@ -530,12 +527,12 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async nextQueuedRun(workerPk: number): Promise<StoredRun | undefined> {
-    const row = await this.db.row(`SELECT ${RUN_COLUMNS} FROM wb_runs WHERE worker_pk = ? AND state = 'queued' ORDER BY queue_key LIMIT 1`, [workerPk]);
+    const row = await this.db.row(`SELECT ${RUN.sql} FROM wb_runs WHERE worker_pk = ? AND state = 'queued' ORDER BY queue_key LIMIT 1`, [workerPk]);
     return row && toRun(row);
   }
 
   async queuedRuns(workerPk: number): Promise<StoredRun[]> {
-    return (await this.db.rows(`SELECT ${RUN_COLUMNS} FROM wb_runs WHERE worker_pk = ? AND state = 'queued' ORDER BY queue_key`, [workerPk])).map(toRun);
+    return (await this.db.rows(`SELECT ${RUN.sql} FROM wb_runs WHERE worker_pk = ? AND state = 'queued' ORDER BY queue_key`, [workerPk])).map(toRun);
   }
 
   async renewLeases(owner: string, runIds: string[], untilMs: number): Promise<string[]> {
