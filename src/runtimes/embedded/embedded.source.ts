@@ -26,7 +26,7 @@ import { EMBEDDED_RUNTIME_ID } from '../runtimes.constants';
 import type { EventLog, LogSink } from './event-log';
 import { runErrorMessage } from '../run-errors';
 import { runFromSnapshot } from './run-transitions';
-import type { WorkerRuntime } from './worker-runtime';
+import { newWorkerState, type WorkerRuntime } from './worker-runtime';
 
 /** What a client learns when the store fails: that it failed, nothing of why or where. */
 export const STORE_ERROR: Diagnostic = Object.freeze(
@@ -333,25 +333,16 @@ export class EmbeddedSource implements RuntimeSource {
       case 'worker.created': {
         // The worker as it was created: running, nothing queued.
         const at = Number(data.created_at_ms ?? e.atMs);
-        const created = this.toWorkerRecord({
-          pk: e.workerPk,
+        const fresh = newWorkerState({
           workerId: e.workerId,
           intent: { kind: 'workspace_companion' },
           role: data.role as StoredWorker['role'],
           profileSelector: String(data.profile_selector),
           requestedName: null,
-          state: 'running',
-          stopReason: null,
-          createdAtMs: at,
-          lastSeenAtMs: at,
-          lastActivityAtMs: at,
-          transcriptLength: 0,
-          nextEventNo: 1,
-          currentRunId: null,
-          queuedRuns: 0,
-          queueFront: 0,
-          queueBack: 1,
+          atMs: at,
         });
+        // After its first event (this one).
+        const created = this.toWorkerRecord({ ...fresh, pk: e.workerPk, nextEventNo: 1 });
         event = { ...base, kind: e.kind, worker: created };
         break;
       }

@@ -94,24 +94,9 @@ export class WorkerRuntime {
       const live = await tx.lockLiveWorkerCount();
       if (live >= this.options.maxWorkers) return undefined;
       const at = this.now();
-      const created = await tx.insertWorker({
-        workerId: newWorkerId(),
-        intent: spec.intent,
-        role,
-        profileSelector,
-        requestedName: spec.requestedWorkerName ?? null,
-        state: 'running',
-        stopReason: null,
-        createdAtMs: at,
-        lastSeenAtMs: at,
-        lastActivityAtMs: at,
-        transcriptLength: 0,
-        nextEventNo: 0,
-        currentRunId: null,
-        queuedRuns: 0,
-        queueFront: 0,
-        queueBack: 1,
-      });
+      const created = await tx.insertWorker(
+        newWorkerState({ workerId: newWorkerId(), intent: spec.intent, role, profileSelector, requestedName: spec.requestedWorkerName ?? null, atMs: at }),
+      );
       await tx.setLiveWorkerCount(live + 1);
       tx.appendEvent(created, { kind: 'worker.created', data: { role, profile_selector: profileSelector, created_at_ms: at } }, at);
       await tx.saveWorker(created);
@@ -412,3 +397,36 @@ export class WorkerRuntime {
 }
 
 export { RUN_INTERRUPTED };
+
+/**
+ * A worker as it is created: running, nothing queued or running, an empty
+ * transcript, no event yet. The `worker.created` event's projection starts
+ * from this too (embedded.source.ts).
+ */
+export function newWorkerState(w: {
+  workerId: string;
+  intent: StoredWorker['intent'];
+  role: StoredWorker['role'];
+  profileSelector: string;
+  requestedName: string | null;
+  atMs: number;
+}): Omit<StoredWorker, 'pk'> {
+  return {
+    workerId: w.workerId,
+    intent: w.intent,
+    role: w.role,
+    profileSelector: w.profileSelector,
+    requestedName: w.requestedName,
+    state: 'running',
+    stopReason: null,
+    createdAtMs: w.atMs,
+    lastSeenAtMs: w.atMs,
+    lastActivityAtMs: w.atMs,
+    transcriptLength: 0,
+    nextEventNo: 0,
+    currentRunId: null,
+    queuedRuns: 0,
+    queueFront: 0,
+    queueBack: 1,
+  };
+}
