@@ -43,7 +43,9 @@ interface OpenStream {
  *   `too_many_streams` with Retry-After, before anything is written.
  * - Each event is serialised once into a frame (a Buffer) and the same bytes
  *   are written to every stream that gets it (frames are cached per event
- *   object; feeds hand the same object to all their followers).
+ *   object; feeds hand the same object to all their followers). Deltas close
+ *   together share one socket write per stream (SSE_FLUSH_MS, see SseStream);
+ *   every other event goes out at once, after the deltas held before it.
  * - A client that leaves more than a quarter of its allowance unread for
  *   longer than SSE_MAX_LAG_MS is cut off with `stream.overflow`, and so are
  *   the most-behind clients while the process-wide unread total is over
@@ -87,7 +89,7 @@ export class EventStreams implements BeforeApplicationShutdown {
     if ((this.perScope.get(scope) ?? 0) >= limits.maxStreamsPerWorker) {
       throw new ApiError(429, 'too_many_streams', 'This worker has its maximum of open event streams; retry later', { headers: { 'Retry-After': '5' } });
     }
-    const stream = new SseStream(res, { heartbeatMs: limits.heartbeatMs, maxBufferedBytes: limits.clientBufferBytes, heartbeatFrame: () => frame('heartbeat', toHeartbeatData()) });
+    const stream = new SseStream(res, { heartbeatMs: limits.heartbeatMs, maxBufferedBytes: limits.clientBufferBytes, heartbeatFrame: () => frame('heartbeat', toHeartbeatData()), flushMs: limits.flushMs });
     const entry: OpenStream = { stream, scope, keyId: (req as Request & { auth?: { keyId?: string } }).auth?.keyId };
     this.track(entry);
     try {
@@ -107,7 +109,8 @@ export class EventStreams implements BeforeApplicationShutdown {
 
   private sinkFor(stream: SseStream): EventSink {
     return {
-      deliver: (event, position) => stream.write(this.frameOf(event, position)),
+      // Deltas may wait out the write window (more follow); every other event flushes it.
+      deliver: (event, position) => stream.write(this.frameOf(event, position), event.kind === 'message.delta'),
       ready: () => stream.ready(),
       reset: (reason: StreamResetReason) => void stream.write(frame('stream.reset', toStreamResetData(reason))),
       end: () => stream.end(),
@@ -117,7 +120,12 @@ export class EventStreams implements BeforeApplicationShutdown {
     };
   }
 
+  /** The frame most recently built: a feed hands one event to all its followers in a row, so this answers all but the first. */
+  private lastFrame: { event: WorkerEvent; position: string; bytes: Buffer } | undefined;
+
   private frameOf(event: WorkerEvent, position: string): Buffer {
+    const last = this.lastFrame;
+    if (last !== undefined && last.event === event && last.position === position) return last.bytes;
     let byPosition = this.frames.get(event);
     if (!byPosition) {
       byPosition = new Map();
@@ -128,6 +136,7 @@ export class EventStreams implements BeforeApplicationShutdown {
       bytes = Buffer.from(frame(event.kind, toWorkerEventData(event), position));
       byPosition.set(position, bytes);
     }
+    this.lastFrame = { event, position, bytes };
     return bytes;
   }
 
@@ -194,9 +203,9 @@ export class EventStreams implements BeforeApplicationShutdown {
   /**
    * Every stream gets `stream.closing` and ends (SIGTERM); new ones are
    * refused from now on. Resolves once the final events are written out
-   * (or after `flushMs`), so closing the connections next loses none.
+   * (or after `waitMs`), so closing the connections next loses none.
    */
-  async closeAll(flushMs = 1000): Promise<void> {
+  async closeAll(waitMs = 1000): Promise<void> {
     this.closing = true;
     const closing = frame('stream.closing', toStreamClosingData('shutdown'));
     const flushed: Array<Promise<void>> = [];
@@ -207,7 +216,7 @@ export class EventStreams implements BeforeApplicationShutdown {
     if (flushed.length === 0) return;
     this.logger.log(`closing ${flushed.length} event stream(s) for shutdown`);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(flushed), new Promise<void>((resolve) => (timer = setTimeout(resolve, flushMs)))]);
+    await Promise.race([Promise.all(flushed), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
     clearTimeout(timer);
   }
 
