@@ -109,6 +109,19 @@ function toRun(row: readonly unknown[]): StoredRun {
   };
 }
 
+/**
+ * `LIMIT n` written into the statement instead of bound: a LIMIT bound as a
+ * parameter cost SQLite ~11 µs more per execution on a five-worker page
+ * (better-sqlite3, measured) — more than reading the rows. Only a
+ * non-negative safe integer gets here, so nothing can be injected, and each
+ * distinct value is one prepared statement: the callers' limits are bounded
+ * (page sizes ≤ 200, transcript pages, constant page sizes).
+ */
+function limitOf(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`invalid LIMIT ${n}`);
+  return `LIMIT ${n}`;
+}
+
 const ITEM = columns(['sequence', 'role', 'anchor_sequence', 'run_id', 'truncated', 'event_no', 'created_at_ms', 'content'] as const);
 
 function toItem(row: readonly unknown[]): StoredItem {
@@ -132,13 +145,13 @@ function toItem(row: readonly unknown[]): StoredItem {
  * the small columns of at most `maxEvents` rows, and only rows whose
  * preceding bytes fit the budget are joined to their content.
  */
-function eventPageSql(where: string, order: string): string {
+function eventPageSql(where: string, order: string, maxEvents: number): string {
   return `SELECT e.global_seq, e.worker_pk, e.event_no, e.kind, e.run_id, e.item_sequence, e.data, e.created_at_ms,
             w.worker_id, i.role AS item_role, i.anchor_sequence AS item_anchor, i.run_id AS item_run_id, i.truncated AS item_truncated,
             i.event_no AS item_event_no, i.created_at_ms AS item_created_at_ms, i.content AS item_content
      FROM (
        SELECT global_seq, SUM(size) OVER (ORDER BY ${order}) - size AS bytes_before
-       FROM (SELECT global_seq, event_no, size FROM wb_events WHERE ${where} ORDER BY ${order} LIMIT ?) AS page
+       FROM (SELECT global_seq, event_no, size FROM wb_events WHERE ${where} ORDER BY ${order} ${limitOf(maxEvents)}) AS page
      ) AS sized
      JOIN wb_events e ON e.global_seq = sized.global_seq
      LEFT JOIN wb_workers w ON w.worker_pk = e.worker_pk
@@ -237,11 +250,11 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async listWorkers(afterPk: number, limit: number): Promise<StoredWorker[]> {
-    return (await this.db.rows(`SELECT ${WORKER.sql} FROM wb_workers WHERE worker_pk > ? ORDER BY worker_pk LIMIT ?`, [afterPk, limit])).map(toWorker);
+    return (await this.db.rows(`SELECT ${WORKER.sql} FROM wb_workers WHERE worker_pk > ? ORDER BY worker_pk ${limitOf(limit)}`, [afterPk])).map(toWorker);
   }
 
   async readItems(workerPk: number, start: number, limit: number): Promise<StoredItem[]> {
-    const rows = await this.db.rows(`SELECT ${ITEM.sql} FROM wb_items WHERE worker_pk = ? AND sequence >= ? ORDER BY sequence LIMIT ?`, [workerPk, start, limit]);
+    const rows = await this.db.rows(`SELECT ${ITEM.sql} FROM wb_items WHERE worker_pk = ? AND sequence >= ? ORDER BY sequence ${limitOf(limit)}`, [workerPk, start]);
     return rows.map(toItem);
   }
 
@@ -254,13 +267,13 @@ export class SqlStoreTx implements StoreTx {
       const rows = await this.db.all(
         cursor === undefined
           ? `SELECT anchor_sequence, sequence, content_length FROM wb_items WHERE worker_pk = ? AND anchor_sequence <= ?
-             ORDER BY anchor_sequence DESC, sequence DESC LIMIT ?`
+             ORDER BY anchor_sequence DESC, sequence DESC ${limitOf(CONTEXT_SIZE_PAGE)}`
           : `SELECT anchor_sequence, sequence, content_length FROM wb_items WHERE worker_pk = ? AND anchor_sequence <= ?
              AND (anchor_sequence < ? OR (anchor_sequence = ? AND sequence < ?))
-             ORDER BY anchor_sequence DESC, sequence DESC LIMIT ?`,
+             ORDER BY anchor_sequence DESC, sequence DESC ${limitOf(CONTEXT_SIZE_PAGE)}`,
         cursor === undefined
-          ? [workerPk, anchor, CONTEXT_SIZE_PAGE]
-          : [workerPk, anchor, cursor.anchor, cursor.anchor, cursor.sequence, CONTEXT_SIZE_PAGE],
+          ? [workerPk, anchor]
+          : [workerPk, anchor, cursor.anchor, cursor.anchor, cursor.sequence],
       );
       let full = false;
       for (const r of rows) {
@@ -287,12 +300,12 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async readWorkerEvents(workerPk: number, afterEventNo: number, limits: ReadLimits): Promise<StoredEvent[]> {
-    const rows = await this.db.all(eventPageSql('worker_pk = ? AND event_no > ?', 'event_no'), [workerPk, afterEventNo, limits.maxEvents, limits.maxBytes]);
+    const rows = await this.db.all(eventPageSql('worker_pk = ? AND event_no > ?', 'event_no', limits.maxEvents), [workerPk, afterEventNo, limits.maxBytes]);
     return rows.map(toEvent);
   }
 
   async readAllEvents(afterSeq: number, limits: ReadLimits): Promise<StoredEvent[]> {
-    const rows = await this.db.all(eventPageSql('global_seq > ?', 'global_seq'), [afterSeq, limits.maxEvents, limits.maxBytes]);
+    const rows = await this.db.all(eventPageSql('global_seq > ?', 'global_seq', limits.maxEvents), [afterSeq, limits.maxBytes]);
     return rows.map(toEvent);
   }
 
@@ -307,7 +320,7 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async listRuns(workerPk: number, beforePk: number, limit: number): Promise<StoredRun[]> {
-    const rows = await this.db.rows(`SELECT ${RUN.sql} FROM wb_runs WHERE worker_pk = ? AND run_pk < ? ORDER BY run_pk DESC LIMIT ?`, [workerPk, beforePk, limit]);
+    const rows = await this.db.rows(`SELECT ${RUN.sql} FROM wb_runs WHERE worker_pk = ? AND run_pk < ? ORDER BY run_pk DESC ${limitOf(limit)}`, [workerPk, beforePk]);
     return rows.map(toRun);
   }
 
