@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { registerSecret } from '../common/logging/secret-registry';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -12,7 +12,8 @@ export interface Principal {
   scopes: readonly Scope[];
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest();
+/** One-shot: no Hash object per request (every request hashes its key). */
+const sha256 = (text: string) => hash('sha256', text, 'buffer');
 
 /** How long a key looked up in the store is trusted before it is read again (revocation elsewhere also arrives as a notice). */
 const CACHE_MS = 1000;

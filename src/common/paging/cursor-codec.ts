@@ -11,7 +11,12 @@ export const MAX_CURSOR_LENGTH = 512;
  * `400 invalid_cursor`. The secret is shared by every instance (kept in the
  * store), so a cursor from one instance pages on another and after restarts.
  */
+/** MACs kept per codec: a list's hot pages are asked for over and over, and each MAC costs an HMAC object (~6 µs). Cleared when full. */
+const MAC_MEMO_ENTRIES = 4096;
+
 export class CursorCodec {
+  private readonly macs = new Map<string, string>();
+
   constructor(private readonly secret: Buffer) {}
 
   encode(list: string, position: unknown): string {
@@ -35,7 +40,14 @@ export class CursorCodec {
   }
 
   private mac(list: string, body: string): string {
-    return createHmac('sha256', this.secret).update(list).update('\0').update(body).digest().subarray(0, 16).toString('base64url');
+    const key = `${list}\0${body}`;
+    let mac = this.macs.get(key);
+    if (mac === undefined) {
+      mac = createHmac('sha256', this.secret).update(key).digest().subarray(0, 16).toString('base64url');
+      if (this.macs.size >= MAC_MEMO_ENTRIES) this.macs.clear();
+      this.macs.set(key, mac);
+    }
+    return mac;
   }
 }
 
