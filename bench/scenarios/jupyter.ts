@@ -76,7 +76,17 @@ export async function scenarioJupyter(): Promise<{ section: Section }> {
   mkdirSync(root, { recursive: true });
   const child = spawnTracked(
     jupyter.command,
-    [...jupyter.args, '--no-browser', `--port=${port}`, '--ip=127.0.0.1', `--ServerApp.token=${token}`, `--ServerApp.root_dir=${root}`, '--ServerApp.port_retries=0'],
+    [
+      ...jupyter.args,
+      '--no-browser',
+      `--port=${port}`,
+      '--ip=127.0.0.1',
+      `--ServerApp.token=${token}`,
+      `--ServerApp.root_dir=${root}`,
+      '--ServerApp.port_retries=0',
+      // It refuses to start as root otherwise (containers, CI).
+      ...(process.getuid?.() === 0 ? ['--allow-root'] : []),
+    ],
     { env: { ...process.env, JUPYTER_RUNTIME_DIR: join(root, '.runtime'), JUPYTER_DATA_DIR: join(root, '.data'), JUPYTER_CONFIG_DIR: join(root, '.config') }, logName: 'jupyter' },
   );
   const jurl = `http://127.0.0.1:${port}`;
