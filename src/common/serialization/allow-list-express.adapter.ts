@@ -1,5 +1,6 @@
 import { StreamableFile } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
+import type { Response } from 'express';
 import { serializeResponse } from './serialize-response';
 import { StoredJson } from './stored-json';
 
@@ -16,8 +17,15 @@ import { StoredJson } from './stored-json';
  */
 export class AllowListExpressAdapter extends ExpressAdapter {
   override reply(response: unknown, body: unknown, statusCode?: number): unknown {
+    if (body === undefined || body === null || body instanceof StreamableFile) return super.reply(response, body, statusCode);
     // StoredJson was serialised by this same rule before it was stored (idempotent replays): sent as is.
-    const safe = body === undefined || body === null || body instanceof StoredJson || body instanceof StreamableFile ? body : serializeResponse(body);
-    return super.reply(response, safe, statusCode);
+    const safe = body instanceof StoredJson ? body : serializeResponse(body);
+    const res = response as Response;
+    if (typeof safe !== 'object' || safe === null || res.getHeader('content-type') !== undefined) return super.reply(response, safe, statusCode);
+    // What Express's res.json() ends up sending (same bytes, same headers, ETag included), without
+    // its setCharset pass, which parses and re-formats the Content-Type it has just set, per request.
+    if (statusCode !== undefined) res.status(statusCode);
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    return res.send(Buffer.from(JSON.stringify(safe)));
   }
 }
