@@ -1,5 +1,5 @@
 import express from 'express';
-import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ACCESS_CLOSED, ACCESS_COMPLETED, createAccessLogMiddleware } from './access-log.middleware';
 import { AppLogger, CaptureDestination } from './app-logger';
@@ -217,5 +217,27 @@ describe('access log', () => {
     const [line] = await waitForLines(h, 1);
     expect(Object.keys(line)).toEqual(ACCESS_KEYS);
     expect(line).toMatchObject({ status: null, bytes: 0, msg: ACCESS_CLOSED });
+  });
+
+  it('counts the bytes of a plain node:http response too, without touching Node\'s response prototype', async () => {
+    const destination = new CaptureDestination();
+    const logger = new AppLogger({ registry: new SecretRegistry(), destination });
+    const middleware = createAccessLogMiddleware({ logger });
+    const nodeWrite = ServerResponse.prototype.write;
+    const nodeEnd = ServerResponse.prototype.end;
+    const server = createServer((req, res) =>
+      middleware(req, res, () => {
+        res.write('abc');
+        res.end('defg');
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    h = { base: { port: (server.address() as AddressInfo).port }, logger, lines: destination.lines, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+    const reply = await send(h, 'GET', '/plain');
+    expect(reply.body).toBe('abcdefg');
+    const [line] = await waitForLines(h, 1);
+    expect(line).toMatchObject({ status: 200, bytes: 7, msg: ACCESS_COMPLETED });
+    expect(ServerResponse.prototype.write).toBe(nodeWrite);
+    expect(ServerResponse.prototype.end).toBe(nodeEnd);
   });
 });

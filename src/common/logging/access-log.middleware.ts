@@ -1,5 +1,5 @@
 import type { LogLevel } from '@nestjs/common';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AppLogger } from './app-logger';
 import { redactUrl } from './redact';
@@ -66,7 +66,8 @@ type WithState = ServerResponse & { [STATE]?: ResponseState; req: IncomingMessag
  * eagerly (through the redaction pass) even when no line is ever printed;
  * that alone was ~10% of the CPU of a cheap GET in the profile (issue 16).
  * Here a request costs one small state object and two listeners, both
- * made once per middleware (no closures per request), and, if the level is
+ * made once per middleware (no closures per request; the byte counting sits
+ * on the app's response prototype, see countBytesOf), and, if the level is
  * enabled, one line, serialised here (its shape is fixed) and redacted and
  * written by the app logger (`writeLine`): through pino's generic path the
  * line was a fifth of a cheap GET's CPU (measured with the middleware on
@@ -95,8 +96,7 @@ export function createAccessLogMiddleware(options: AccessLogOptions): AccessLogM
   }
   return (req, res, next) => {
     (res as WithState)[STATE] = { start: performance.now(), bytes: 0, reqId: resolveRequestId(req), done: false };
-    res.write = countingWrite;
-    res.end = countingEnd;
+    countBytesOf(res);
     // `close` passes no argument; `error` passes the error.
     res.on('close', complete);
     res.on('error', complete);
@@ -104,17 +104,46 @@ export function createAccessLogMiddleware(options: AccessLogOptions): AccessLogM
   };
 }
 
-/** Counts the body bytes passed to `res.write`/`res.end` (streams included), then does what the prototype's method does. */
-function countingWrite(this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
-  const state = (this as WithState)[STATE];
-  if (state) state.bytes += byteLength(chunk, rest[0]);
-  return (Object.getPrototypeOf(this).write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+/** Response prototypes whose `write`/`end` already count. */
+const counting = new WeakSet<object>();
+
+/**
+ * Makes `res.write`/`res.end` count body bytes. Express gives each app its
+ * own response prototype (`app.response`, set on every response): the
+ * counting methods go there once, so a request only stores its state.
+ * Setting them on each response instead cost ~10% of a cheap GET's CPU
+ * (two own properties per response, measured on bare Express). A plain
+ * `http.ServerResponse` (no app prototype; patching Node's would touch every
+ * server in the process) gets them per instance.
+ */
+function countBytesOf(res: ServerResponse): void {
+  const proto = Object.getPrototypeOf(res) as ServerResponse;
+  if (counting.has(proto)) return;
+  if (proto === ServerResponse.prototype) {
+    res.write = countingWrite(ServerResponse.prototype.write);
+    res.end = countingEnd(ServerResponse.prototype.end);
+    return;
+  }
+  proto.write = countingWrite(proto.write);
+  proto.end = countingEnd(proto.end);
+  counting.add(proto);
 }
 
-function countingEnd(this: ServerResponse, chunk?: unknown, ...rest: unknown[]): ServerResponse {
-  const state = (this as WithState)[STATE];
-  if (state && typeof chunk !== 'function') state.bytes += byteLength(chunk, rest[0]);
-  return (Object.getPrototypeOf(this).end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+/** Counts the body bytes passed to `res.write` (streams included), then writes. */
+function countingWrite(write: ServerResponse['write']): ServerResponse['write'] {
+  return function (this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
+    const state = (this as WithState)[STATE];
+    if (state) state.bytes += byteLength(chunk, rest[0]);
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as ServerResponse['write'];
+}
+
+function countingEnd(end: ServerResponse['end']): ServerResponse['end'] {
+  return function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]): ServerResponse {
+    const state = (this as WithState)[STATE];
+    if (state && typeof chunk !== 'function') state.bytes += byteLength(chunk, rest[0]);
+    return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+  } as ServerResponse['end'];
 }
 
 function accessLogFields(req: IncomingMessage, res: ServerResponse, logger: AppLogger): AccessLogFields {
