@@ -54,7 +54,7 @@ export interface EventStreamConfig {
   totalBufferBytes: number;
   /** How long a client may stay behind before it is cut off with `stream.overflow`. */
   maxLagMs: number;
-  /** Frames written within this long of a stream's last socket write wait out the window and go out in one write (0: each at once). */
+  /** Deltas written within this long of a stream's last socket write wait out the window and go out in one write; other events flush it (0: each at once). */
   flushMs: number;
   maxStreams: number;
   maxStreamsPerWorker: number;

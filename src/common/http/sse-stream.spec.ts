@@ -65,7 +65,8 @@ const delta = (n: number) => `event: message.delta\ndata: {"n":${n}}\n\n`;
 
 describe('SseStream write window', () => {
   it('writes a delta after a quiet spell at once, holds the ones that follow within the window and writes them in one chunk at its end', async () => {
-    const h = await open(200);
+    // A long window, so that the client's check in between cannot race its end.
+    const h = await open(1000);
     try {
       h.stream.write(delta(1), true);
       expect(h.writes).toEqual([delta(1)]);

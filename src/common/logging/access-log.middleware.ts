@@ -1,5 +1,5 @@
 import type { LogLevel } from '@nestjs/common';
-import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AppLogger } from './app-logger';
 import { redactUrl } from './redact';
@@ -28,7 +28,7 @@ export interface AccessLogFields {
 }
 
 export interface AccessLogOptions {
-  /** The app logger: its pino instance writes the lines (same destination, same redaction) and its levels apply. */
+  /** The app logger: it writes the lines (`writeLine`: same destination, same whole-line redaction) and its levels apply. */
   logger: AppLogger;
   /** `context` of access lines; default `HTTP`. */
   context?: string;
@@ -104,38 +104,34 @@ export function createAccessLogMiddleware(options: AccessLogOptions): AccessLogM
   };
 }
 
-/** Response prototypes whose `write`/`end` already count. */
-const counting = new WeakSet<object>();
+/** Marks the counting wrappers, so that a prototype inheriting them (a mounted Express sub-app's) is not wrapped again. */
+const COUNTING = Symbol('accessLogCounting');
 
 /**
  * Makes `res.write`/`res.end` count body bytes. Express gives each app its
- * own response prototype (`app.response`, set on every response): the
- * counting methods go there once, so a request only stores its state.
- * Setting them on each response instead cost ~10% of a cheap GET's CPU
- * (two own properties per response, measured on bare Express). A plain
- * `http.ServerResponse` (no app prototype; patching Node's would touch every
- * server in the process) gets them per instance.
+ * own response prototype (`app.response`, set on every response, with an
+ * own `app`): the counting methods go there once, so a request only stores
+ * its state. Setting them on each response instead cost ~10% of a cheap
+ * GET's CPU (two own properties per response, measured on bare Express).
+ * Any other response (a plain `http.ServerResponse`: patching a shared
+ * prototype would touch every server in the process) gets them per instance.
  */
 function countBytesOf(res: ServerResponse): void {
   const proto = Object.getPrototypeOf(res) as ServerResponse;
-  if (counting.has(proto)) return;
-  if (proto === ServerResponse.prototype) {
-    res.write = countingWrite(ServerResponse.prototype.write);
-    res.end = countingEnd(ServerResponse.prototype.end);
-    return;
-  }
-  proto.write = countingWrite(proto.write);
-  proto.end = countingEnd(proto.end);
-  counting.add(proto);
+  if ((proto.write as { [COUNTING]?: true })[COUNTING]) return;
+  const target = Object.hasOwn(proto, 'app') ? proto : res;
+  target.write = countingWrite(proto.write);
+  target.end = countingEnd(proto.end);
 }
 
 /** Counts the body bytes passed to `res.write` (streams included), then writes. */
 function countingWrite(write: ServerResponse['write']): ServerResponse['write'] {
-  return function (this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
+  const counting = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
     const state = (this as WithState)[STATE];
     if (state) state.bytes += byteLength(chunk, rest[0]);
     return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as ServerResponse['write'];
+  };
+  return Object.assign(counting, { [COUNTING]: true as const }) as unknown as ServerResponse['write'];
 }
 
 function countingEnd(end: ServerResponse['end']): ServerResponse['end'] {

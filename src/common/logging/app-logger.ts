@@ -89,8 +89,9 @@ export interface AppLoggerOptions {
  * The pino instance behind the app logger: JSON lines
  * `{"level","time","context"?,…,"msg"}`, `err` serialised as
  * {type,message,stack[,code,cause]}, `REDACT_PATHS` censored, and every
- * line — whoever writes it, this instance or any child (the access log's) —
- * redacted as a whole just before it reaches the destination.
+ * line — whoever writes it, this instance or any child — redacted as a
+ * whole just before it reaches the destination (the access log's lines,
+ * serialised by hand, get the same pass in `AppLogger.writeLine`).
  */
 export function createRedactingPino(registry: SecretRegistry, destination?: DestinationStream, redactPaths: readonly string[] = REDACT_PATHS): PinoInstance {
   return pino(

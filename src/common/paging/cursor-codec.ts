@@ -4,6 +4,9 @@ import { ApiError } from '../errors/api-error';
 /** SPEC §10: cursors are opaque strings of at most 512 characters. */
 export const MAX_CURSOR_LENGTH = 512;
 
+/** MACs kept per codec: a list's hot pages are asked for over and over, and each MAC costs an HMAC object (~6 µs). Cleared when full. */
+const MAC_MEMO_ENTRIES = 4096;
+
 /**
  * Opaque, tamper-evident list cursors: `<base64url JSON>.<base64url MAC>`.
  * The MAC (HMAC-SHA256, 128 bits) covers the list a cursor belongs to, so a
@@ -11,9 +14,6 @@ export const MAX_CURSOR_LENGTH = 512;
  * `400 invalid_cursor`. The secret is shared by every instance (kept in the
  * store), so a cursor from one instance pages on another and after restarts.
  */
-/** MACs kept per codec: a list's hot pages are asked for over and over, and each MAC costs an HMAC object (~6 µs). Cleared when full. */
-const MAC_MEMO_ENTRIES = 4096;
-
 export class CursorCodec {
   private readonly macs = new Map<string, string>();
 

@@ -24,8 +24,10 @@ export class AllowListExpressAdapter extends ExpressAdapter {
     if (typeof safe !== 'object' || safe === null || res.getHeader('content-type') !== undefined) return super.reply(response, safe, statusCode);
     // What Express's res.json() ends up sending (same bytes, same headers, ETag included), without
     // its setCharset pass, which parses and re-formats the Content-Type it has just set, per request.
+    const json = JSON.stringify(safe) as string | undefined;
+    if (json === undefined) return super.reply(response, safe, statusCode); // a toJSON() that answers nothing
     if (statusCode !== undefined) res.status(statusCode);
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    return res.send(Buffer.from(JSON.stringify(safe)));
+    return res.send(Buffer.from(json));
   }
 }
