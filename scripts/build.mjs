@@ -31,51 +31,58 @@ function newest(path) {
   return max;
 }
 
-const buildInfo = at('dist', '.tsbuildinfo');
-const inputs = ['src', 'scripts', 'bench', 'test/support', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'];
-if (inputs.some((p) => newest(at(p)) > newest(buildInfo))) {
-  const tsc = spawnSync(process.execPath, [at('node_modules', 'typescript', 'bin', 'tsc'), '-b', at('tsconfig.build.json')], { stdio: 'inherit' });
-  if (tsc.status !== 0) process.exit(tsc.status ?? 1);
-  // tsc -b leaves its build info untouched when nothing needed compiling (a file touched, or one it
-  // does not compile, such as this script): mark the check as done, or every start would run tsc again.
-  const now = new Date();
-  utimesSync(buildInfo, now, now);
+/** Compiles and bundles what is out of date; resolves to the bundle's path. */
+export async function ensureBuilt() {
+  const buildInfo = at('dist', '.tsbuildinfo');
+  const inputs = ['src', 'scripts', 'bench', 'test/support', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'];
+  if (inputs.some((p) => newest(at(p)) > newest(buildInfo))) {
+    const tsc = spawnSync(process.execPath, [at('node_modules', 'typescript', 'bin', 'tsc'), '-b', at('tsconfig.build.json')], { stdio: 'inherit' });
+    if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+    // tsc -b leaves its build info untouched when nothing needed compiling (a file touched, or one it
+    // does not compile, such as this script): mark the check as done, or every start would run tsc again.
+    const now = new Date();
+    utimesSync(buildInfo, now, now);
+  }
+
+  const outfile = at('dist', 'main.bundle.js');
+  const bundled = newest(outfile);
+  if (bundled > newest(at('dist', 'src')) && bundled > newest(at('package-lock.json'))) return outfile;
+
+  // Loaded only when there is something to bundle: importing esbuild costs ~80 ms, more than the up-to-date check.
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [at('dist', 'src', 'main.js')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    // Class names are read at run time (Nest's logs, class-validator's targetName).
+    keepNames: true,
+    external: [
+      'better-sqlite3',
+      'pg',
+      'pg-native',
+      'openai',
+      '@anthropic-ai/sdk',
+      'class-validator',
+      'class-transformer',
+      'class-transformer/*',
+      'reflect-metadata',
+      'swagger-ui-dist',
+      '@nestjs/microservices',
+      '@nestjs/microservices/*',
+      '@nestjs/websockets',
+      '@nestjs/websockets/*',
+      '@fastify/static',
+    ],
+    // NestJS's ESM code resolves optional packages with createRequire(import.meta.url).
+    define: { 'import.meta.url': '__bundleImportMetaUrl' },
+    banner: { js: "const __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    logLevel: 'warning',
+  });
+  return outfile;
 }
 
-const outfile = at('dist', 'main.bundle.js');
-const bundled = newest(outfile);
-if (bundled > newest(at('dist', 'src')) && bundled > newest(at('package-lock.json'))) process.exit(0);
-
-// Loaded only when there is something to bundle: importing esbuild costs ~80 ms, more than the up-to-date check.
-const { build } = await import('esbuild');
-await build({
-  entryPoints: [at('dist', 'src', 'main.js')],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  // Class names are read at run time (Nest's logs, class-validator's targetName).
-  keepNames: true,
-  external: [
-    'better-sqlite3',
-    'pg',
-    'pg-native',
-    'openai',
-    '@anthropic-ai/sdk',
-    'class-validator',
-    'class-transformer',
-    'class-transformer/*',
-    'reflect-metadata',
-    'swagger-ui-dist',
-    '@nestjs/microservices',
-    '@nestjs/microservices/*',
-    '@nestjs/websockets',
-    '@nestjs/websockets/*',
-    '@fastify/static',
-  ],
-  // NestJS's ESM code resolves optional packages with createRequire(import.meta.url).
-  define: { 'import.meta.url': '__bundleImportMetaUrl' },
-  banner: { js: "const __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  logLevel: 'warning',
-});
+// Run as a script (`npm run build`), not imported (scripts/start.mjs).
+if (process.argv[1] === fileURLToPath(import.meta.url)) await ensureBuilt();

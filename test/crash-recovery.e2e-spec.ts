@@ -7,7 +7,7 @@ import { makeTempDir } from './support/test-app';
  * kill -9 during a stream of inputs: every input acknowledged with 202 must be
  * in the transcript after a restart, at the sequence it was given, and
  * nothing half-written may appear. Runs the built server (`npm test` builds
- * first) in a child process, exactly as `npm start` does.
+ * first) in a child process: the bundle `npm start` serves.
  */
 const durable = STORE_FIXTURES.filter((f) => f.durable).map((f) => [f.name, f] as [string, StoreFixture]);
 

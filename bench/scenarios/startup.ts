@@ -5,7 +5,7 @@ import { API_KEY, fmt, freePort, log, MAIN, median, QUICK, ROOT, type Section, s
 /**
  * Start-up: process start to the first 200 of `GET /api/runtimes` (with the
  * key), median of 5, from the built output (`node dist/main.bundle.js`,
- * what `npm start` runs), on both stores; and what `npm start` costs when
+ * what `npm start` serves), on both stores; and what `npm start` costs when
  * nothing changed (its build steps are skipped then).
  */
 
@@ -35,7 +35,7 @@ export async function scenarioStartup(): Promise<{ section: Section }> {
   const npmRuns = QUICK ? 0 : 3;
   const npmTimes: number[] = [];
   if (npmRuns > 0) {
-    log(`startup: npm start (up-to-date build, then node dist/main.bundle.js) with nothing changed, ${npmRuns} times`);
+    log(`startup: npm start (up-to-date build check, then the bundle in the same process) with nothing changed, ${npmRuns} times`);
     for (let i = 0; i < npmRuns; i++) npmTimes.push(await timeStart('npm', ['start', '--silent'], storeEnv('memory', `startup-npm-${i}`), 'startup-npm'));
     log(`  ${npmTimes.map((t) => Math.round(t)).join(', ')} ms`);
   }
@@ -53,7 +53,7 @@ export async function scenarioStartup(): Promise<{ section: Section }> {
       ['l', 'l', 'l', 'r', 'l'],
     ),
     '',
-    '`npm start` runs `scripts/build.mjs` first (it compiles only when a source is newer than the last build, and bundles only when a compiled file is newer than the bundle), then the bundle; the gap between the rows is those two checks plus npm itself.',
+    '`npm start` runs `scripts/start.mjs`: the build check of `scripts/build.mjs` (it compiles only when a source is newer than the last build, and bundles only when a compiled file is newer than the bundle), then the bundle in the same process; the gap between the rows is those checks plus npm itself.',
   ];
   return {
     section: {

@@ -4,8 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
-/** The built server, run exactly as `npm start` runs it (npm test builds first). */
-/** What `npm start` runs: the bundled server (scripts/build.mjs). */
+/** The built server `npm start` serves (scripts/build.mjs bundles it; `npm test` builds first). */
 export const MAIN = join(__dirname, '..', '..', 'dist', 'main.bundle.js');
 
 export function freePort(): Promise<number> {
