@@ -52,9 +52,21 @@ export function toListEnvelope<R, T>(Dto: Ctor<ListEnvelope<T>>, mapItem: (recor
   return dto;
 }
 
+/** Formatted times kept: the same times (a worker's creation, its last activity) go out on every list. Cleared when full. */
+const RFC3339_MEMO_ENTRIES = 4096;
+const rfc3339Memo = new Map<number, string>();
+
 /** RFC 3339 (UTC, milliseconds) for epoch-millisecond domain times. */
 export function toRfc3339(ms: number): string;
 export function toRfc3339(ms: number | null): string | null;
 export function toRfc3339(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+  if (ms === null) return null;
+  let text = rfc3339Memo.get(ms);
+  if (text === undefined) {
+    // A Date and its ISO string per time cost more than the rest of a worker's mapping.
+    text = new Date(ms).toISOString();
+    if (rfc3339Memo.size >= RFC3339_MEMO_ENTRIES) rfc3339Memo.clear();
+    rfc3339Memo.set(ms, text);
+  }
+  return text;
 }
