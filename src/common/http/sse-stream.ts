@@ -111,12 +111,9 @@ export class SseStream {
       this.hold(frame);
       if (!mayWait) this.flush();
     } else {
-      const now = performance.now();
-      const wait = this.lastWriteAt + this.options.flushMs - now;
+      const wait = this.lastWriteAt + this.options.flushMs - performance.now();
       if (!mayWait || wait <= 0) {
-        this.lastWriteAt = now;
-        this.res.write(frame);
-        this.socketUnread = this.res.writableLength;
+        this.writeOut(frame);
       } else {
         this.hold(frame);
         this.flushTimer = setTimeout(this.flush, wait);
@@ -143,11 +140,15 @@ export class SseStream {
     const chunk = this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch, this.batchBytes);
     this.batch = [];
     this.batchBytes = 0;
-    if (this.released) return;
+    if (!this.released) this.writeOut(chunk);
+  };
+
+  /** Writes a chunk to the socket; the write window starts again from here. */
+  private writeOut(chunk: string | Buffer): void {
     this.lastWriteAt = performance.now();
     this.res.write(chunk);
     this.socketUnread = this.res.writableLength;
-  };
+  }
 
   /** Resolves once the client has read most of what it was sent (or the stream closed). */
   ready(): Promise<void> {
