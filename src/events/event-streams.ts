@@ -120,12 +120,7 @@ export class EventStreams implements BeforeApplicationShutdown {
     };
   }
 
-  /** The frame most recently built: a feed hands one event to all its followers in a row, so this answers all but the first. */
-  private lastFrame: { event: WorkerEvent; position: string; bytes: Buffer } | undefined;
-
   private frameOf(event: WorkerEvent, position: string): Buffer {
-    const last = this.lastFrame;
-    if (last !== undefined && last.event === event && last.position === position) return last.bytes;
     let byPosition = this.frames.get(event);
     if (!byPosition) {
       byPosition = new Map();
@@ -136,7 +131,6 @@ export class EventStreams implements BeforeApplicationShutdown {
       bytes = Buffer.from(frame(event.kind, toWorkerEventData(event), position));
       byPosition.set(position, bytes);
     }
-    this.lastFrame = { event, position, bytes };
     return bytes;
   }
 

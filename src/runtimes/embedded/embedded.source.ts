@@ -55,7 +55,6 @@ export class EmbeddedSource implements RuntimeSource {
   private readonly caps: RuntimeCapabilities;
   /** One projection per stored event object: feeds hand the same object to every stream. */
   private readonly projected = new WeakMap<StoredEvent, WorkerEvent>();
-  private lastProjected: { stored: StoredEvent; event: WorkerEvent } | undefined;
 
   constructor(
     private readonly runtime: WorkerRuntime,
@@ -326,13 +325,8 @@ export class EmbeddedSource implements RuntimeSource {
   }
 
   private toWorkerEvent(e: StoredEvent): WorkerEvent {
-    // A feed hands one event to all its followers in a row: the last projection answers all but the first.
-    if (this.lastProjected?.stored === e) return this.lastProjected.event;
     let event = this.projected.get(e);
-    if (event) {
-      this.lastProjected = { stored: e, event };
-      return event;
-    }
+    if (event) return event;
     const base = { eventId: formatEventId(e.eventNo), runtimeId: this.runtimeId, workerId: e.workerId, at: e.atMs };
     const data = e.data ?? {};
     switch (e.kind) {
@@ -371,7 +365,6 @@ export class EmbeddedSource implements RuntimeSource {
         event = { ...base, kind: e.kind, run: this.toRunRecord(e.workerId, runFromSnapshot(data)) };
     }
     this.projected.set(e, event);
-    this.lastProjected = { stored: e, event };
     return event;
   }
 }
