@@ -1,4 +1,5 @@
 import type { Page } from '../../runtimes/runtime-source';
+import { boundedMemo } from '../memo/bounded-memo';
 import { ApiField } from './api-field.decorator';
 import { DiagnosticDto, toDiagnosticDtos } from './diagnostic.dto';
 
@@ -52,21 +53,16 @@ export function toListEnvelope<R, T>(Dto: Ctor<ListEnvelope<T>>, mapItem: (recor
   return dto;
 }
 
-/** Formatted times kept: the same times (a worker's creation, its last activity) go out on every list. Cleared when full. */
-const RFC3339_MEMO_ENTRIES = 4096;
-const rfc3339Memo = new Map<number, string>();
+/**
+ * The same times (a worker's creation, its last activity) go out on every
+ * list, and a Date and its ISO string per time cost more than the rest of a
+ * worker's mapping.
+ */
+const formatTime = boundedMemo(4096, (ms: number) => new Date(ms).toISOString());
 
 /** RFC 3339 (UTC, milliseconds) for epoch-millisecond domain times. */
 export function toRfc3339(ms: number): string;
 export function toRfc3339(ms: number | null): string | null;
 export function toRfc3339(ms: number | null): string | null {
-  if (ms === null) return null;
-  let text = rfc3339Memo.get(ms);
-  if (text === undefined) {
-    // A Date and its ISO string per time cost more than the rest of a worker's mapping.
-    text = new Date(ms).toISOString();
-    if (rfc3339Memo.size >= RFC3339_MEMO_ENTRIES) rfc3339Memo.clear();
-    rfc3339Memo.set(ms, text);
-  }
-  return text;
+  return ms === null ? null : formatTime(ms);
 }

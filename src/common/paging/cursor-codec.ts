@@ -1,11 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ApiError } from '../errors/api-error';
+import { boundedMemo } from '../memo/bounded-memo';
 
 /** SPEC §10: cursors are opaque strings of at most 512 characters. */
 export const MAX_CURSOR_LENGTH = 512;
-
-/** MACs kept per codec: a list's hot pages are asked for over and over, and each MAC costs an HMAC object (~6 µs). Cleared when full. */
-const MAC_MEMO_ENTRIES = 4096;
 
 /**
  * Opaque, tamper-evident list cursors: `<base64url JSON>.<base64url MAC>`.
@@ -15,9 +13,12 @@ const MAC_MEMO_ENTRIES = 4096;
  * store), so a cursor from one instance pages on another and after restarts.
  */
 export class CursorCodec {
-  private readonly macs = new Map<string, string>();
+  /** A list's hot pages are asked for over and over, and each MAC costs an HMAC object (~6 µs). */
+  private readonly macOf: (key: string) => string;
 
-  constructor(private readonly secret: Buffer) {}
+  constructor(secret: Buffer) {
+    this.macOf = boundedMemo(4096, (key: string) => createHmac('sha256', secret).update(key).digest().subarray(0, 16).toString('base64url'));
+  }
 
   encode(list: string, position: unknown): string {
     const body = Buffer.from(JSON.stringify(position)).toString('base64url');
@@ -40,14 +41,7 @@ export class CursorCodec {
   }
 
   private mac(list: string, body: string): string {
-    const key = `${list}\0${body}`;
-    let mac = this.macs.get(key);
-    if (mac === undefined) {
-      mac = createHmac('sha256', this.secret).update(key).digest().subarray(0, 16).toString('base64url');
-      if (this.macs.size >= MAC_MEMO_ENTRIES) this.macs.clear();
-      this.macs.set(key, mac);
-    }
-    return mac;
+    return this.macOf(`${list}\0${body}`);
   }
 }
 
