@@ -168,10 +168,7 @@ export class SqliteBackendStore extends BackendStore {
       throw toStoreError(err);
     } finally {
       this.draining = false;
-      if (this.queue.length > 0) {
-        this.draining = true;
-        setImmediate(() => void this.drain());
-      }
+      this.drainSoon();
     }
   }
 
@@ -188,12 +185,15 @@ export class SqliteBackendStore extends BackendStore {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ write, work, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.draining) {
-        this.draining = true;
-        // Writes arriving in this event-loop turn join one commit.
-        setImmediate(() => void this.drain());
-      }
+      this.drainSoon();
     });
+  }
+
+  /** Drains the queue on the next turn unless a job runs now (it drains after itself): writes arriving in this turn join one commit. */
+  private drainSoon(): void {
+    if (this.draining || this.queue.length === 0) return;
+    this.draining = true;
+    setImmediate(() => void this.drain());
   }
 
   private async drain(): Promise<void> {
