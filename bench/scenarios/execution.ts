@@ -187,7 +187,7 @@ async function runFanout(store: 'memory' | 'sqlite', mode: FanoutMode): Promise<
   });
   const reply = Array(chunks).fill(chunk).join('');
   try {
-    const reps = Math.max(1, Math.min(2, options.runs));
+    const reps = Math.max(1, Math.min(3, options.runs));
     const all: Record<number, FanoutFigures[]> = Object.fromEntries(FANOUT_LEVELS.map((n) => [n, []]));
     const measureLevel = async (n: number): Promise<FanoutFigures> => {
       const worker = await createWorker(app.url);
@@ -309,9 +309,9 @@ export async function scenarioExecution(): Promise<{ section: Section }> {
       fanout[`${store}/${mode}`] = await runFanout(store, mode);
     }
   }
-  const reps = Math.max(1, Math.min(2, options.runs));
+  const reps = Math.max(1, Math.min(3, options.runs));
   lines.push(
-    `**Fan-out.** \`DELTA_COALESCE_MS=0\`; 1, 10 and 100 SSE subscribers on one worker (reading as fast as they can, in the runner), while the fake provider streams into it in two ways: **long**: one run of ${fmt(LONG_CHUNKS)} chunks 1 ms apart (~850 chunks/s: the fake's timer); **short**: short runs back to back, inputs posted at ${SHORT_RUNS_PER_S}/s, each reply ${SHORT_CHUNKS} chunks without delay (${fmt(SHORT_RUNS_PER_S * SHORT_CHUNKS)} chunks/s plus each run's own events), for ${SHORT_SECONDS} s. Even at \`DELTA_COALESCE_MS=0\` the app merges the chunks that arrive while its previous delta is being stored (one store write in flight per run), so a long run gives fewer deltas than chunks. The app runs under \`bench/servers/app-server.ts\` with \`BENCH_STATS=1\`: event-loop delay (\`monitorEventLoopDelay\`, 1 ms resolution) and \`process.cpuUsage()\` read over the IPC side channel around each measurement (first input to the last subscriber's last \`run.completed\`). CPU per event = the app's CPU time over that window ÷ the events of the runs (not ÷ deliveries); per chunk likewise. Median of ${reps} runs per level, levels interleaved, after one unmeasured warm-up run (the app's JIT is still warming over its first few thousand events). The app runs with its default \`SSE_FLUSH_MS\` (10): deltas close together share one socket write per stream. Subscriber 0 checks every run (deltas concatenate to the stored item, \`message.completed\`, \`run.completed\` last, in order); the others must get as many events.`,
+    `**Fan-out.** \`DELTA_COALESCE_MS=0\`; 1, 10 and 100 SSE subscribers on one worker (reading as fast as they can, in the runner), while the fake provider streams into it in two ways: **long**: one run of ${fmt(LONG_CHUNKS)} chunks 1 ms apart (~850 chunks/s: the fake's timer); **short**: short runs back to back, inputs posted at ${SHORT_RUNS_PER_S}/s, each reply ${SHORT_CHUNKS} chunks without delay (${fmt(SHORT_RUNS_PER_S * SHORT_CHUNKS)} chunks/s plus each run's own events), for ${SHORT_SECONDS} s. Even at \`DELTA_COALESCE_MS=0\` the app merges the chunks that arrive while its previous delta is being stored (one store write in flight per run), so a long run gives fewer deltas than chunks. The app runs under \`bench/servers/app-server.ts\` with \`BENCH_STATS=1\`: event-loop delay (\`monitorEventLoopDelay\`, 1 ms resolution) and \`process.cpuUsage()\` read over the IPC side channel around each measurement (first input to the last subscriber's last \`run.completed\`). CPU per event = the app's CPU time over that window ÷ the events of the runs (not ÷ deliveries); per chunk likewise. Median of ${reps} runs per level, levels interleaved, after one unmeasured warm-up run (the app's JIT is still warming over its first few thousand events). The app runs with its default \`SSE_FLUSH_MS\` (50, equal to the default \`DELTA_COALESCE_MS\`): deltas closer together than that share one socket write per stream. Subscriber 0 checks every run (deltas concatenate to the stored item, \`message.completed\`, \`run.completed\` last, in order); the others must get as many events.`,
     '',
     ...table(
       ['store', 'stream', 'subscribers', 'runs', 'events (deltas)', 'events/s', 'deliveries/s', 'app CPU µs / event', 'µs / chunk', 'CPU/event vs 1 subscriber', 'lag p99 ms', 'lag max ms', `lag ≤ ${LAG_TARGET_MS} ms`],

@@ -54,7 +54,11 @@ export interface EventStreamConfig {
   totalBufferBytes: number;
   /** How long a client may stay behind before it is cut off with `stream.overflow`. */
   maxLagMs: number;
-  /** Deltas written within this long of a stream's last socket write wait out the window and go out in one write; other events flush it (0: each at once). */
+  /**
+   * Deltas written within this long of a stream's last socket write wait out the window and go out in one write; other events flush it (0: each at once).
+   * The default equals DELTA_COALESCE_MS's: with both defaults a run's deltas are already that far apart and none waits; with coalescing turned
+   * down, a stream still gets at most one write per window during a burst (each write is a system call per subscriber).
+   */
   flushMs: number;
   maxStreams: number;
   maxStreamsPerWorker: number;
@@ -227,7 +231,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       clientBufferBytes: intFromEnv(env, 'SSE_CLIENT_BUFFER_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
       totalBufferBytes: intFromEnv(env, 'SSE_TOTAL_BUFFER_BYTES', 128 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
       maxLagMs: intFromEnv(env, 'SSE_MAX_LAG_MS', 10_000, 100, 3_600_000),
-      flushMs: intFromEnv(env, 'SSE_FLUSH_MS', 10, 0, 1000),
+      flushMs: intFromEnv(env, 'SSE_FLUSH_MS', 50, 0, 1000),
       maxStreams: intFromEnv(env, 'SSE_MAX_STREAMS', 1000, 1, 1_000_000),
       maxStreamsPerWorker: intFromEnv(env, 'SSE_MAX_STREAMS_PER_WORKER', 200, 1, 1_000_000),
     },
