@@ -42,6 +42,13 @@ export const options = {
   duration: num('BENCH_DURATION', QUICK ? 0.5 : 3),
   /** BENCH_ROUTE_DURATION: seconds of load per route, server and run in the per-route table. */
   routeDuration: num('BENCH_ROUTE_DURATION', QUICK ? 0.3 : 2),
+  /**
+   * BENCH_WARMUP: seconds of unmeasured load per server and route before a throughput comparison. An app process
+   * runs slower over its first seconds under load while V8 optimises its hot paths (measured on the transcript route:
+   * ~1,000-1,400 req/s with a p99 of 200-400 ms in the 2 s after a 1-s warm-up, ~2,300-2,700 req/s and p99 ~40 ms
+   * from the third second on); the comparisons are of the steady state. The bare twins get the same warm-up.
+   */
+  warmup: num('BENCH_WARMUP', QUICK ? 0 : 3),
   /** BENCH_CONNECTIONS: concurrent connections of the load generator. */
   connections: Math.max(1, Math.round(num('BENCH_CONNECTIONS', 50))),
   /** BENCH_ONLY / BENCH_SKIP: comma-separated scenario names. */

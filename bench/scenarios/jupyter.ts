@@ -124,7 +124,7 @@ export async function scenarioJupyter(): Promise<{ section: Section }> {
       product: { url: `${app.url}${appPath}` },
       'Jupyter Server': { url: `${jurl}/api/kernels`, headers: jauth },
     };
-    for (const t of Object.values(targets)) await load({ ...t, seconds: Math.min(1, options.routeDuration) });
+    if (options.warmup > 0) for (const t of Object.values(targets)) await load({ ...t, seconds: options.warmup }); // warm-up: see options.warmup
     const runs = await interleave(Object.keys(targets), options.runs, (name) => load({ ...targets[name], seconds: options.routeDuration }));
     const p = medianLoad(runs.product);
     const j = medianLoad(runs['Jupyter Server']);
@@ -134,7 +134,7 @@ export async function scenarioJupyter(): Promise<{ section: Section }> {
         name: 'jupyter',
         title,
         lines: [
-          `Jupyter Server ${jupyter.version} (\`${[jupyter.command, ...jupyter.args].join(' ')}\`, token auth, 5 kernels started) vs the product (memory store, 5 workers, key auth); ${options.runs} interleaved runs of ${options.routeDuration} s, autocannon ${options.connections} connections.`,
+          `Jupyter Server ${jupyter.version} (\`${[jupyter.command, ...jupyter.args].join(' ')}\`, token auth, 5 kernels started) vs the product (memory store, 5 workers, key auth); ${options.runs} interleaved runs of ${options.routeDuration} s after ${options.warmup} s of warm-up each, autocannon ${options.connections} connections.`,
           '',
           ...table(
             ['server', 'route', 'req/s', 'p50 ms', 'p99 ms'],

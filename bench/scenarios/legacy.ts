@@ -66,7 +66,7 @@ export async function scenarioList(): Promise<{ section: Section; result: ListRe
     ]);
     servers.push(express, node);
     const targets: Record<string, BenchServer> = { 'app (memory)': apps[0], 'app (sqlite)': apps[1], 'bare Express 5': express, 'bare node:http': node };
-    if (!QUICK) for (const server of Object.values(targets)) await load({ url: `${server.url}${path}`, seconds: Math.min(1, options.duration) }); // warm-up
+    if (options.warmup > 0) for (const server of Object.values(targets)) await load({ url: `${server.url}${path}`, seconds: options.warmup }); // warm-up: see options.warmup
     const runs = await interleave(Object.keys(targets), options.runs, async (name, run) => {
       const r = await load({ url: `${targets[name].url}${path}`, ...(QUICK ? { connections: 4 } : {}) });
       log(`  run ${run + 1} ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`);

@@ -121,9 +121,9 @@ export async function scenarioRoutes(): Promise<{ section: Section; result: Rout
       const { app, express, routes } = pairs[store];
       const measureRoute = async (route: Route) => {
         const measure = (server: BenchServer, seconds: number) => load({ url: `${server.url}${route.url}`, method: route.method, body: route.body, seconds, ...(QUICK ? { connections: 4 } : {}) });
-        if (!QUICK) {
-          await measure(app, Math.min(1, options.routeDuration)); // warm-up (JIT, connections)
-          await measure(express, Math.min(1, options.routeDuration));
+        if (options.warmup > 0) {
+          await measure(app, options.warmup); // warm-up (JIT, connections): see options.warmup
+          await measure(express, options.warmup);
         }
         const runs = await interleave(['app', 'express'], options.runs, (target) => measure(target === 'app' ? app : express, options.routeDuration));
         const a = medianLoad(runs.app);
@@ -151,7 +151,7 @@ function report(rows: RoutesResult['rows']): Section {
   const maxP99 = Math.max(...rows.map((r) => r.p99Ratio));
   const worst = gets.reduce((a, b) => (b.ratio < a.ratio ? b : a));
   const lines: string[] = [
-    `Each route of the product against a bare Express 5 app answering the bytes the product answered at that path (captured from it just before; a \`POST …/input\` twin runs \`express.json()\` and answers the captured 202). Both in their own process; memory and SQLite stores; ${options.runs} runs of ${options.routeDuration} s per route and server, app and Express interleaved run by run (median shown); autocannon, ${options.connections} connections, 1 thread. The product runs with its default logging (one access-log line per request, to /dev/null)${options.appLog === 'error' ? ' — **this run: BENCH_APP_LOG=error, errors only**' : ''}, auth on (a bearer key on every request), no execution provider (input answers 202 with \`run: null\`).`,
+    `Each route of the product against a bare Express 5 app answering the bytes the product answered at that path (captured from it just before; a \`POST …/input\` twin runs \`express.json()\` and answers the captured 202). Both in their own process; memory and SQLite stores; ${options.runs} runs of ${options.routeDuration} s per route and server, app and Express interleaved run by run (median shown), after ${options.warmup} s of unmeasured load on each (the app's first seconds under load are slower while V8 optimises; see \`BENCH_WARMUP\`); autocannon, ${options.connections} connections, 1 thread. The product runs with its default logging (one access-log line per request, to /dev/null)${options.appLog === 'error' ? ' — **this run: BENCH_APP_LOG=error, errors only**' : ''}, auth on (a bearer key on every request), no execution provider (input answers 202 with \`run: null\`).`,
     '',
     'The app keeps no response cache any more: every figure is uncached (the issue\'s "cached and uncached" collapse to one column).',
     '',
