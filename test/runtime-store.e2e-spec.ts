@@ -375,6 +375,94 @@ describe.each(adapters.map((a) => [a.name, a] as const))('worker store contract 
     expect(log.openFeeds).toBe(0);
   });
 
+  it('live deltas go to caught-up followers in windows, each once and in order; a follower that joins mid-window skips what it read itself', async () => {
+    const windowMs = 300;
+    const log = new EventLog(store, { maxEvents: 3, maxBytes: 1 << 20 }, undefined, { ms: windowMs, mayWait: (e) => e.kind === 'message.delta' });
+    const rtNoExec = runtimeOn(store, { executionEnabled: false });
+    const id = await createWorker(rtNoExec);
+    const pk = (await rt.getWorker(id))!.pk;
+    const delta = () =>
+      store.write(async (tx) => {
+        const w = (await tx.lockWorkerByPk(pk))!;
+        tx.appendEvent(w, { kind: 'message.delta', data: { delta: 'x' } }, Date.now());
+        await tx.saveWorker(w);
+      });
+    const input = () => rtNoExec.acceptInput(id, { kind: 'user', content: 'in', onBusy: 'enqueue' });
+    const until = async (done: () => boolean) => {
+      const deadline = Date.now() + 5000;
+      while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    };
+    // A takes batches; B also delivers one by one while it catches up.
+    const a: number[][] = [];
+    const b: number[] = [];
+    const batchSink = (into: (nos: number[]) => void): LogSink => ({
+      deliver: (e) => (into([e.eventNo]), true),
+      deliverBatch: (es) => (into(es.map((e) => e.eventNo)), true),
+      ready: async () => undefined,
+      end: () => undefined,
+      closed: false,
+    });
+    const subA = await log.followWorker(pk, undefined, batchSink((nos) => a.push(nos)));
+    await new Promise((r) => setTimeout(r, 50)); // A has read the (empty) rest of the log and is live
+
+    await delta(); // after a quiet spell: at once
+    await until(() => a.length === 1);
+    await delta();
+    await delta(); // within the window: they wait
+    expect(a).toEqual([[1]]);
+    await input(); // an event that may not wait takes the waiting ones with it
+    await until(() => a.length === 2);
+    expect(a).toEqual([[1], [2, 3, 4]]);
+
+    await delta();
+    await delta(); // 5 and 6 wait for the window
+    const subB = await log.followWorker(pk, 4, batchSink((nos) => b.push(...nos)));
+    await until(() => b.length === 2); // B read 5 and 6 from the log itself, then joined
+    await until(() => a.length === 3); // the window ends: 5 and 6 go out
+    await input();
+    await until(() => a.length === 4 && b.length >= 3);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(a).toEqual([[1], [2, 3, 4], [5, 6], [7]]);
+    expect(b).toEqual([5, 6, 7]);
+    subA.close();
+    subB.close();
+    log.close();
+    expect(log.openFeeds).toBe(0);
+  });
+
+  it('a stream whose delivery throws is ended; the other streams still get the window', async () => {
+    const errors: unknown[] = [];
+    const log = new EventLog(store, { maxEvents: 3, maxBytes: 1 << 20 }, (err) => errors.push(err), { ms: 300, mayWait: (e) => e.kind === 'message.delta' });
+    const rtNoExec = runtimeOn(store, { executionEnabled: false });
+    const id = await createWorker(rtNoExec);
+    const pk = (await rt.getWorker(id))!.pk;
+    let ended = 0;
+    const got: number[] = [];
+    const throwing: LogSink = {
+      deliver: () => true,
+      deliverBatch: () => {
+        throw new Error('sink failed');
+      },
+      ready: async () => undefined,
+      end: () => void ended++,
+      closed: false,
+    };
+    const fine: LogSink = { deliver: (e) => (got.push(e.eventNo), true), deliverBatch: (es) => (got.push(...es.map((e) => e.eventNo)), true), ready: async () => undefined, end: () => undefined, closed: false };
+    const subA = await log.followWorker(pk, undefined, throwing);
+    const subB = await log.followWorker(pk, undefined, fine);
+    await new Promise((r) => setTimeout(r, 50)); // both are live, the throwing one first
+    await rtNoExec.acceptInput(id, { kind: 'user', content: 'in', onBusy: 'enqueue' });
+    const deadline = Date.now() + 5000;
+    while (got.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(got).toEqual([1]);
+    expect(ended).toBe(1);
+    expect(errors).toHaveLength(1);
+    subB.close();
+    subA.close();
+    log.close();
+    expect(log.openFeeds).toBe(0);
+  });
+
   if (adapter.durable) {
     it('survives a reopen with workers, items, runs and events intact', async () => {
       const id = await createWorker(rt);

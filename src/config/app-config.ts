@@ -55,7 +55,8 @@ export interface EventStreamConfig {
   /** How long a client may stay behind before it is cut off with `stream.overflow`. */
   maxLagMs: number;
   /**
-   * Deltas written within this long of a stream's last socket write wait out the window and go out in one write; other events flush it (0: each at once).
+   * Live deltas within this long of a log's last live delivery wait out the window and reach each stream in one call and one write (the event log's
+   * LiveWindow); so do deltas within this long of a stream's last write while it reads back from the log (SseStream). Other events go at once (0: each at once).
    * The default equals DELTA_COALESCE_MS's: with both defaults a run's deltas are already that far apart and none waits; with coalescing turned
    * down, a stream still gets at most one write per window during a burst (each write is a system call per subscriber).
    */

@@ -43,9 +43,11 @@ interface OpenStream {
  *   `too_many_streams` with Retry-After, before anything is written.
  * - Each event is serialised once into a frame (a Buffer) and the same bytes
  *   are written to every stream that gets it (frames are cached per event
- *   object; feeds hand the same object to all their followers). Deltas close
- *   together share one socket write per stream (SSE_FLUSH_MS, see SseStream);
- *   every other event goes out at once, after the deltas held before it.
+ *   object; feeds hand the same object to all their followers). Live deltas
+ *   close together come as one batch per window (SSE_FLUSH_MS, the source's
+ *   live window), whose frames are joined once for every stream; deltas a
+ *   stream reads back from the log share one socket write per stream the
+ *   same way (see SseStream). Every other event goes out at once.
  * - A client that leaves more than a quarter of its allowance unread for
  *   longer than SSE_MAX_LAG_MS is cut off with `stream.overflow`, and so are
  *   the most-behind clients while the process-wide unread total is over
@@ -60,6 +62,7 @@ export class EventStreams implements BeforeApplicationShutdown {
   private readonly open = new Set<OpenStream>();
   private readonly perScope = new Map<string, number>();
   private readonly frames = new WeakMap<WorkerEvent, Map<string, Buffer>>();
+  private readonly chunks = new WeakMap<readonly WorkerEvent[], Buffer>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly overflowFrame = frame('stream.overflow', toStreamOverflowData());
   private closing = false;
@@ -111,6 +114,8 @@ export class EventStreams implements BeforeApplicationShutdown {
     return {
       // Deltas may wait out the write window (more follow); every other event flushes it.
       deliver: (event, position) => stream.write(this.frameOf(event, position), event.kind === 'message.delta'),
+      // A live window's events: one chunk, made once for every stream it goes to; it already waited out its window.
+      deliverBatch: (events, positions) => stream.write(this.chunkOf(events, positions)),
       ready: () => stream.ready(),
       reset: (reason: StreamResetReason) => void stream.write(frame('stream.reset', toStreamResetData(reason))),
       end: () => stream.end(),
@@ -132,6 +137,16 @@ export class EventStreams implements BeforeApplicationShutdown {
       byPosition.set(position, bytes);
     }
     return bytes;
+  }
+
+  private chunkOf(events: readonly WorkerEvent[], positions: readonly string[]): Buffer {
+    if (events.length === 1) return this.frameOf(events[0], positions[0]);
+    let chunk = this.chunks.get(events);
+    if (!chunk) {
+      chunk = Buffer.concat(events.map((e, i) => this.frameOf(e, positions[i])));
+      this.chunks.set(events, chunk);
+    }
+    return chunk;
   }
 
   private track(entry: OpenStream): void {

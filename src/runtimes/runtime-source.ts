@@ -206,6 +206,13 @@ export type StreamResetReason = 'unknown_position' | 'history_unavailable';
 export interface EventSink {
   /** `position` is what a client sends back to resume after this event (Last-Event-ID). */
   deliver(event: WorkerEvent, position: string): boolean;
+  /**
+   * Optional: several events at once, in order, `positions[i]` being `events[i]`'s. A source
+   * that delivers live events in windows hands the same array objects to every caught-up sink,
+   * always with the same positions for the same array, so a sink may cache what it makes of
+   * them by the array (one SSE chunk for the window).
+   */
+  deliverBatch?(events: readonly WorkerEvent[], positions: readonly string[]): boolean;
   ready(): Promise<void>;
   reset(reason: StreamResetReason): void;
   /** The source has nothing more for this stream (the worker was deleted). */

@@ -4,7 +4,7 @@ import { Logger } from '@nestjs/common';
 import { CursorCodec } from '../common/paging/cursor-codec';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { createBackendStore } from '../store/create-backend-store';
-import { BackendStore } from '../store/backend-store';
+import { BackendStore, type StoredEvent } from '../store/backend-store';
 import { EmbeddedSource } from './embedded/embedded.source';
 import { EventLog } from './embedded/event-log';
 import { WorkerRuntime } from './embedded/worker-runtime';
@@ -25,7 +25,9 @@ export async function createCursorCodec(store: BackendStore): Promise<CursorCode
 export function createEventLog(config: AppConfig, store: BackendStore): EventLog {
   const logger = new Logger('EventLog');
   const maxBytes = Math.max(16 * 1024, Math.min(256 * 1024, Math.floor(config.events.clientBufferBytes / 4)));
-  return new EventLog(store, { maxEvents: 64, maxBytes }, (err) => logger.error(`reading the event log failed: ${err instanceof Error ? err.message : String(err)}`));
+  // Live deltas go to the streams in windows of SSE_FLUSH_MS (one call and one socket write per stream per window).
+  const window = { ms: config.events.flushMs, mayWait: (e: StoredEvent) => e.kind === 'message.delta' };
+  return new EventLog(store, { maxEvents: 64, maxBytes }, (err) => logger.error(`reading the event log failed: ${err instanceof Error ? err.message : String(err)}`), window);
 }
 
 export function createWorkerRuntime(config: AppConfig, store: BackendStore): WorkerRuntime {

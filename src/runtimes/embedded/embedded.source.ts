@@ -55,6 +55,8 @@ export class EmbeddedSource implements RuntimeSource {
   private readonly caps: RuntimeCapabilities;
   /** One projection per stored event object: feeds hand the same object to every stream. */
   private readonly projected = new WeakMap<StoredEvent, WorkerEvent>();
+  /** A live window's events, projected once for all the streams it goes to (a worker's and /api/events' windows are different arrays). */
+  private readonly projectedBatches = new WeakMap<readonly StoredEvent[], { events: WorkerEvent[]; positions: string[] }>();
 
   constructor(
     private readonly runtime: WorkerRuntime,
@@ -251,10 +253,21 @@ export class EmbeddedSource implements RuntimeSource {
     return this.guard(() => this.log.followAll(afterSeq, this.logSink(sink, (e) => formatGlobalPosition(e.globalSeq))));
   }
 
-  /** Adapts the port's sink to the log's: stored events projected once per object. */
+  /** Adapts the port's sink to the log's: stored events projected once per object (and a live window once per array). */
   private logSink(sink: EventSink, position: (e: StoredEvent) => string): LogSink {
+    const deliverBatch = sink.deliverBatch?.bind(sink);
     return {
       deliver: (event) => sink.deliver(this.toWorkerEvent(event), position(event)),
+      ...(deliverBatch && {
+        deliverBatch: (events: readonly StoredEvent[]) => {
+          let projected = this.projectedBatches.get(events);
+          if (!projected) {
+            projected = { events: events.map((e) => this.toWorkerEvent(e)), positions: events.map(position) };
+            this.projectedBatches.set(events, projected);
+          }
+          return deliverBatch(projected.events, projected.positions);
+        },
+      }),
       ready: () => sink.ready(),
       end: () => sink.end(),
       get closed() {

@@ -1,8 +1,16 @@
+import { performance } from 'node:perf_hooks';
 import type { ReadLimits, StoredEvent, StoreNotice, BackendStore } from '../../store/backend-store';
 
 /** Where followers deliver events. `deliver` returns false when the client's buffer is full. */
 export interface LogSink {
   deliver(event: StoredEvent): boolean;
+  /**
+   * Several events at once, in order (a live window's events, see {@link LiveWindow}); the same
+   * array object is handed to every caught-up follower of a log, so a sink may cache what it
+   * makes of it (a follower that had read part of the window itself, or whose stream ends inside
+   * it, gets a slice of its own). Without it, the events are delivered one by one.
+   */
+  deliverBatch?(events: readonly StoredEvent[]): boolean;
   /** Resolves when the client can take more; never rejects (a closed sink resolves and reports `closed`). */
   ready(): Promise<void>;
   end(): void;
@@ -19,25 +27,53 @@ interface LogReader {
 }
 
 /**
+ * Live delivery window: an event that `mayWait` (a delta: more follow) and
+ * comes within `ms` of the feed's last delivery waits for the window's end
+ * and goes to the followers together with the events that joined it; any
+ * other event goes at once, after the ones waiting. Each caught-up follower
+ * is then called once per window instead of once per event, which is what
+ * keeps the CPU per event flat in the number of followers (0: each at once).
+ */
+export interface LiveWindow {
+  ms: number;
+  mayWait(event: StoredEvent): boolean;
+}
+
+const NO_WINDOW: LiveWindow = { ms: 0, mayWait: () => false };
+
+/**
  * One log's live tail, shared by every follower of that log in this process:
  * each new event is obtained once (handed over by a local commit, or read
  * once from the store when another instance's doorbell rings) and the same
  * event object is given to every follower that is caught up, so projection
- * and serialisation can be done once per event (sinks cache per object).
+ * and serialisation can be done once per event (sinks cache per object);
+ * live deltas close together go out as one shared array per window (see
+ * {@link LiveWindow}).
  */
 class Feed {
-  /** Position of the last event distributed to live followers; -1 before it is known. */
+  /**
+   * Position of the last event this feed took for its live followers (delivered, or waiting in
+   * the window); -1 before it is known. A follower joins the live set only once it has read at
+   * least this far, and skips whatever of a window it already read.
+   */
   head = -1;
   readonly live = new Set<Follower>();
   readonly members = new Set<Follower>();
   private wanted = -1;
   private pumping = false;
   readonly started: Promise<void>;
+  /** Events waiting for the end of the live window, in order. */
+  private waiting: StoredEvent[] = [];
+  private windowTimer?: NodeJS.Timeout;
+  private lastSentAt = -Infinity;
+  /** An event taken in the current call may not wait: what is waiting goes out at the end of the call. */
+  private sendTaken = false;
 
   constructor(
     readonly reader: LogReader,
     private readonly onIdle: (feed: Feed) => void,
     private readonly onError: (err: unknown) => void,
+    private readonly window: LiveWindow = NO_WINDOW,
   ) {
     this.started = reader.head().then((head) => {
       this.head = Math.max(this.head, head);
@@ -53,11 +89,13 @@ class Feed {
       if (position <= this.head) continue;
       if (position !== this.head + 1 || this.pumping) {
         // A gap (another instance's or a concurrent commit in between): read the log in order instead.
+        this.flushTaken();
         this.ring(Infinity);
         return;
       }
-      this.distribute(event);
+      this.take(event);
     }
+    this.flushTaken();
   }
 
   /** The log advanced to at least `position` (Infinity: read until nothing is left). */
@@ -72,12 +110,14 @@ class Feed {
       await this.started;
       while (this.wanted > this.head && this.members.size > 0) {
         const page = await this.reader.readAfter(this.head);
+        if (this.members.size === 0) break; // everyone left during the read: nothing to take
         if (page.length === 0) {
           // Nothing after the head: a missing stretch was deleted (a deleted worker's events).
           this.wanted = this.head;
           break;
         }
-        for (const event of page) this.distribute(event);
+        for (const event of page) this.take(event);
+        this.flushTaken();
       }
       if (this.wanted === Infinity) this.wanted = this.head;
     } catch (err) {
@@ -89,15 +129,59 @@ class Feed {
     }
   }
 
-  private distribute(event: StoredEvent): void {
+  /**
+   * Takes the next event for the live followers. It goes out with the others taken in the same
+   * call (one commit's events, one page) unless it may wait for the live window, in which case it
+   * waits for the window's end or for the next event that may not.
+   */
+  private take(event: StoredEvent): void {
     this.head = this.reader.position(event);
-    for (const follower of this.live) follower.onLive(event);
+    this.waiting.push(event);
+    if (!this.window.mayWait(event)) {
+      this.sendTaken = true;
+    } else if (this.windowTimer === undefined) {
+      const wait = this.lastSentAt + this.window.ms - performance.now();
+      // Unref'd: a window still open at exit loses nothing (the events are in the log).
+      if (wait > 0) this.windowTimer = setTimeout(this.send, wait).unref();
+      else this.sendTaken = true;
+    }
   }
+
+  private flushTaken(): void {
+    if (!this.sendTaken) return;
+    this.sendTaken = false;
+    this.send();
+  }
+
+  /** Hands the waiting events, as one array, to every live follower. */
+  private readonly send = (): void => {
+    clearTimeout(this.windowTimer);
+    this.windowTimer = undefined;
+    if (this.waiting.length === 0) return;
+    const batch = this.waiting;
+    this.waiting = [];
+    this.lastSentAt = performance.now();
+    for (const follower of this.live) {
+      // Each follower on its own (this may run in a timer): one that throws ends its stream, and
+      // its client resumes from its last id; the others still get the window.
+      try {
+        follower.onLive(batch);
+      } catch (err) {
+        this.onError(err);
+        follower.fail();
+      }
+    }
+  };
 
   leave(follower: Follower): void {
     this.live.delete(follower);
     this.members.delete(follower);
-    if (this.members.size === 0) this.onIdle(this);
+    if (this.members.size === 0) {
+      clearTimeout(this.windowTimer);
+      this.windowTimer = undefined;
+      this.waiting = [];
+      this.onIdle(this);
+    }
   }
 }
 
@@ -105,7 +189,8 @@ class Feed {
  * One stream's position in a log. It catches up by reading pages from the
  * store (paced by its client: the next page is read only when the client's
  * buffer drained, so its memory is bounded whatever the log holds), joins
- * the feed's live set once it has read everything the feed has distributed,
+ * the feed's live set once it has read everything the feed has taken (sent,
+ * or waiting in the live window),
  * and falls back to reading pages whenever its client falls behind. Every
  * event reaches it once, in order: positions at or before its own are
  * skipped, and it only joins when nothing lies between it and the feed.
@@ -142,6 +227,7 @@ class Follower {
         }
         if (!room) {
           await this.sink.ready();
+          this.lastDeliveryHadRoom = true; // ready: it has room again (or closed, seen above)
           continue;
         }
         if (page.length === 0 && this.position >= this.feed.head) {
@@ -159,6 +245,38 @@ class Follower {
 
   private lastDeliveryHadRoom = true;
 
+  /**
+   * Delivers the events of `batch` that are new to this follower (it may have read some of them
+   * itself before joining), as one batch when the sink takes batches; stops at the stream's end
+   * and, delivering one by one, when the client has no room (the rest is read from the log).
+   * False once the stream is over.
+   */
+  private acceptBatch(batch: readonly StoredEvent[]): boolean {
+    const position = this.feed.reader.position;
+    let from = 0;
+    while (from < batch.length && position(batch[from]) <= this.position) from++;
+    if (from === batch.length) return true;
+    if (!this.sink.deliverBatch) {
+      for (let i = from; i < batch.length; i++) {
+        if (!this.accept(batch[i])) return false;
+        if (!this.lastDeliveryHadRoom) return true;
+      }
+      return true;
+    }
+    let to = from;
+    while (to < batch.length && !this.isTerminal(batch[to])) to++;
+    const terminal = to < batch.length;
+    const events = from === 0 && !terminal ? batch : batch.slice(from, terminal ? to + 1 : to);
+    this.position = position(events[events.length - 1]);
+    this.lastDeliveryHadRoom = this.sink.deliverBatch(events);
+    if (terminal) {
+      this.sink.end();
+      this.close();
+      return false;
+    }
+    return true;
+  }
+
   /** Delivers one event if it is new to this follower; false once the stream is over. */
   private accept(event: StoredEvent): boolean {
     const position = this.feed.reader.position(event);
@@ -173,15 +291,26 @@ class Follower {
     return true;
   }
 
-  onLive(event: StoredEvent): void {
+  /** A live window's events (the array is shared with the feed's other followers: never changed here). */
+  onLive(batch: readonly StoredEvent[]): void {
     if (this.closed) return;
     if (this.sink.closed) return this.close();
-    if (!this.accept(event)) return;
+    if (!this.acceptBatch(batch)) return;
     if (!this.lastDeliveryHadRoom) {
       // Too far behind for live delivery: read the rest from the log at the client's pace.
       this.feed.live.delete(this);
       void this.sink.ready().then(() => this.catchUp());
     }
+  }
+
+  /** Ends the stream after a delivery failed; the client resumes with its last id. */
+  fail(): void {
+    try {
+      this.sink.end();
+    } catch {
+      // the stream is being dropped either way
+    }
+    this.close();
   }
 
   close(): void {
@@ -209,6 +338,7 @@ export class EventLog {
     private readonly store: BackendStore,
     private readonly limits: ReadLimits,
     private readonly onError: (err: unknown) => void = () => undefined,
+    private readonly window: LiveWindow = NO_WINDOW,
   ) {
     this.unsubscribe = store.subscribe((notice) => this.onNotice(notice));
   }
@@ -256,7 +386,7 @@ export class EventLog {
           return worker ? worker.nextEventNo - 1 : -1;
         },
       };
-      feed = new Feed(reader, (f) => this.workerFeeds.get(workerPk) === f && this.workerFeeds.delete(workerPk), this.onError);
+      feed = new Feed(reader, (f) => this.workerFeeds.get(workerPk) === f && this.workerFeeds.delete(workerPk), this.onError, this.window);
       this.workerFeeds.set(workerPk, feed);
     }
     return this.follow(feed, afterEventNo, sink, (e) => e.kind === 'worker.deleted');
@@ -270,7 +400,7 @@ export class EventLog {
         readAfter: (after) => this.store.read((q) => q.readAllEvents(after, this.limits)),
         head: () => this.store.read((q) => q.lastGlobalSeq()),
       };
-      this.globalFeed = new Feed(reader, (f) => this.globalFeed === f && (this.globalFeed = undefined), this.onError);
+      this.globalFeed = new Feed(reader, (f) => this.globalFeed === f && (this.globalFeed = undefined), this.onError, this.window);
     }
     return this.follow(this.globalFeed, afterSeq, sink, () => false);
   }
