@@ -14,6 +14,7 @@ interface Harness {
   writes: string[];
   /** Everything the client has received so far. */
   received: () => string;
+  response: IncomingMessage;
   close: () => Promise<void>;
 }
 
@@ -45,6 +46,7 @@ async function open(flushMs: number): Promise<Harness> {
     stream,
     writes,
     received: () => body,
+    response,
     close: async () => {
       response.destroy();
       server.closeAllConnections();
@@ -128,6 +130,24 @@ describe('SseStream write window', () => {
     try {
       for (let n = 1; n <= 3; n++) h.stream.write(delta(n), true);
       expect(h.writes).toEqual([delta(1), delta(2), delta(3)]);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('SseStream framing', () => {
+  it('sends the body without chunked framing and closes the connection at the end, so a write is one socket write and the client sees the end', async () => {
+    const h = await open(0);
+    try {
+      expect(h.response.headers['transfer-encoding']).toBeUndefined();
+      expect(h.response.headers.connection).toBe('close');
+      const ended = new Promise<void>((resolve) => h.response.on('end', resolve));
+      h.stream.write(delta(1));
+      h.stream.end(delta(2));
+      await ended;
+      // Exactly the frames: no chunk-size lines.
+      expect(h.received()).toBe(`retry: 2000\n\n${delta(1)}${delta(2)}`);
     } finally {
       await h.close();
     }
