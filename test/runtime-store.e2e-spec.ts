@@ -26,6 +26,12 @@ interface Adapter {
 
 const silent = { warn: () => undefined, error: () => undefined };
 
+/** Waits until `done()` holds, at most 5 s; the assertions that follow say what was missing. */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}
+
 const adapters: Adapter[] = [
   {
     name: 'memory',
@@ -367,8 +373,7 @@ describe.each(adapters.map((a) => [a.name, a] as const))('worker store contract 
     const sub = await log.followWorker(pk, 4, sink);
     const live = Array.from({ length: 10 }, (_, i) => rtNoExec.acceptInput(id, { kind: 'user', content: `l${i}`, onBusy: 'enqueue' }));
     await Promise.all(live);
-    const deadline = Date.now() + 5000;
-    while (got.length < 16 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await until(() => got.length >= 16);
     expect(got).toEqual(Array.from({ length: 16 }, (_, i) => i + 5));
     sub.close();
     log.close();
@@ -388,10 +393,6 @@ describe.each(adapters.map((a) => [a.name, a] as const))('worker store contract 
         await tx.saveWorker(w);
       });
     const input = () => rtNoExec.acceptInput(id, { kind: 'user', content: 'in', onBusy: 'enqueue' });
-    const until = async (done: () => boolean) => {
-      const deadline = Date.now() + 5000;
-      while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    };
     // A takes batches; B also delivers one by one while it catches up.
     const a: number[][] = [];
     const b: number[] = [];
@@ -452,8 +453,7 @@ describe.each(adapters.map((a) => [a.name, a] as const))('worker store contract 
     const subB = await log.followWorker(pk, undefined, fine);
     await new Promise((r) => setTimeout(r, 50)); // both are live, the throwing one first
     await rtNoExec.acceptInput(id, { kind: 'user', content: 'in', onBusy: 'enqueue' });
-    const deadline = Date.now() + 5000;
-    while (got.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await until(() => got.length >= 1);
     expect(got).toEqual([1]);
     expect(ended).toBe(1);
     expect(errors).toHaveLength(1);

@@ -66,8 +66,6 @@ class Feed {
   private waiting: StoredEvent[] = [];
   private windowTimer?: NodeJS.Timeout;
   private lastSentAt = -Infinity;
-  /** An event taken in the current call may not wait: what is waiting goes out at the end of the call. */
-  private sendTaken = false;
 
   constructor(
     readonly reader: LogReader,
@@ -84,18 +82,19 @@ class Feed {
   /** Events committed by this process, in commit order. */
   offer(events: StoredEvent[]): void {
     if (this.head < 0) return void this.ring(Infinity); // not started yet: it reads from the store
+    let sendNow = false;
     for (const event of events) {
       const position = this.reader.position(event);
       if (position <= this.head) continue;
       if (position !== this.head + 1 || this.pumping) {
         // A gap (another instance's or a concurrent commit in between): read the log in order instead.
-        this.flushTaken();
+        if (sendNow) this.send();
         this.ring(Infinity);
         return;
       }
-      this.take(event);
+      if (this.take(event)) sendNow = true;
     }
-    this.flushTaken();
+    if (sendNow) this.send();
   }
 
   /** The log advanced to at least `position` (Infinity: read until nothing is left). */
@@ -116,8 +115,9 @@ class Feed {
           this.wanted = this.head;
           break;
         }
-        for (const event of page) this.take(event);
-        this.flushTaken();
+        let sendNow = false;
+        for (const event of page) if (this.take(event)) sendNow = true;
+        if (sendNow) this.send();
       }
       if (this.wanted === Infinity) this.wanted = this.head;
     } catch (err) {
@@ -130,27 +130,20 @@ class Feed {
   }
 
   /**
-   * Takes the next event for the live followers. It goes out with the others taken in the same
-   * call (one commit's events, one page) unless it may wait for the live window, in which case it
-   * waits for the window's end or for the next event that may not.
+   * Takes the next event for the live followers. True when it may not wait: the caller then sends
+   * what is waiting once it has taken the rest of its events (one commit's, one page), so they go
+   * out together. An event that may wait goes at the window's end, or with the next that may not.
    */
-  private take(event: StoredEvent): void {
+  private take(event: StoredEvent): boolean {
     this.head = this.reader.position(event);
     this.waiting.push(event);
-    if (!this.window.mayWait(event)) {
-      this.sendTaken = true;
-    } else if (this.windowTimer === undefined) {
-      const wait = this.lastSentAt + this.window.ms - performance.now();
-      // Unref'd: a window still open at exit loses nothing (the events are in the log).
-      if (wait > 0) this.windowTimer = setTimeout(this.send, wait).unref();
-      else this.sendTaken = true;
-    }
-  }
-
-  private flushTaken(): void {
-    if (!this.sendTaken) return;
-    this.sendTaken = false;
-    this.send();
+    if (!this.window.mayWait(event)) return true;
+    if (this.windowTimer !== undefined) return false;
+    const wait = this.lastSentAt + this.window.ms - performance.now();
+    if (wait <= 0) return true;
+    // Unref'd: a window still open at exit loses nothing (the events are in the log).
+    this.windowTimer = setTimeout(this.send, wait).unref();
+    return false;
   }
 
   /** Hands the waiting events, as one array, to every live follower. */
@@ -269,12 +262,7 @@ class Follower {
     const events = from === 0 && !terminal ? batch : batch.slice(from, terminal ? to + 1 : to);
     this.position = position(events[events.length - 1]);
     this.lastDeliveryHadRoom = this.sink.deliverBatch(events);
-    if (terminal) {
-      this.sink.end();
-      this.close();
-      return false;
-    }
-    return true;
+    return terminal ? this.finish() : true;
   }
 
   /** Delivers one event if it is new to this follower; false once the stream is over. */
@@ -283,12 +271,14 @@ class Follower {
     if (position <= this.position) return true;
     this.position = position;
     this.lastDeliveryHadRoom = this.sink.deliver(event);
-    if (this.isTerminal(event)) {
-      this.sink.end();
-      this.close();
-      return false;
-    }
-    return true;
+    return this.isTerminal(event) ? this.finish() : true;
+  }
+
+  /** The stream's last event went out: it ends. */
+  private finish(): false {
+    this.sink.end();
+    this.close();
+    return false;
   }
 
   /** A live window's events (the array is shared with the feed's other followers: never changed here). */
