@@ -3,8 +3,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createApp } from '../../src/app.factory';
 import { loadAppConfig } from '../../src/config/app-config';
 import { EventStreams } from '../../src/events/event-streams';
-import { WorkerRuntime } from '../../src/runtimes/embedded/worker-runtime';
 import { reportReady, serveStats } from './ready';
+import { type Seed, seedApp } from './seed';
 
 /**
  * The real application for the benchmarks, in its own process, listening on
@@ -23,40 +23,13 @@ import { reportReady, serveStats } from './ready';
  *
  * It reports `{ port, workers, transcripts }` once listening (see ready.ts).
  */
-interface Seed {
-  workers?: number;
-  transcripts?: number[];
-  contentBytes?: number;
-}
-
 async function main(): Promise<void> {
   const seed: Seed = JSON.parse(process.env.BENCH_SEED ?? '{}');
   const logLevels = process.env.BENCH_APP_LOG === 'error' ? { logLevels: ['error' as const] } : {};
   const app = await createApp(loadAppConfig(process.env), logLevels);
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as { port: number }).port;
-  const runtime = app.get(WorkerRuntime);
-  const intent = { intent: { kind: 'workspace_companion' as const }, acceptance: { kind: 'run_accepted' as const, expected_segments: 0 } };
-  const create = async () => {
-    const r = await runtime.createWorker(intent);
-    if (r.outcome !== 'accepted') throw new Error('seed create failed');
-    return r.worker.workerId;
-  };
-  const workers: string[] = [];
-  for (let i = 0; i < (seed.workers ?? 0); i++) workers.push(await create());
-  const transcripts: Record<string, string> = {};
-  const bytes = seed.contentBytes ?? 100;
-  for (const length of seed.transcripts ?? []) {
-    const id = await create();
-    // 64 inputs in flight: the store's group commit batches them (one SQLite commit per turn); order within the transcript is not asserted.
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(Number(process.env.BENCH_SEED_CONCURRENCY ?? 64), length) }, async () => {
-        for (let i = next++; i < length; i = next++) await runtime.acceptInput(id, { kind: 'user', content: `${i}`.padStart(bytes, 'x'), onBusy: 'enqueue' });
-      }),
-    );
-    transcripts[String(length)] = id;
-  }
+  const { workers, transcripts } = await seedApp(app, seed);
 
   if (process.env.BENCH_STATS === '1') {
     const streams = app.get(EventStreams);
