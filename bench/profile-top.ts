@@ -18,7 +18,7 @@ interface Node {
 
 const file = process.argv[2];
 if (!file) {
-  process.stderr.write('usage: node dist/bench/profile-top.js FILE.cpuprofile [N]\n');
+  process.stderr.write('usage: node dist/bench/profile-top.js FILE.cpuprofile [N] [--requests=COUNT]\n');
   process.exit(2);
 }
 const positional = process.argv.slice(3).filter((a) => !a.startsWith('--'));

@@ -35,6 +35,8 @@ import {
 
 const STORES = ['memory', 'sqlite'] as const;
 const TRANSCRIPT_ITEMS = 1000;
+/** What every server holding the product's data is seeded with (app-server.ts and the handler servers; seed.ts): the same data, each its own ids. */
+const SEED = { BENCH_SEED: JSON.stringify({ workers: 6, transcripts: [TRANSCRIPT_ITEMS] }) };
 const GET_TARGET = 0.7;
 const POST_TARGET = 0.6;
 const P99_TARGET = 2;
@@ -104,7 +106,7 @@ export async function scenarioRoutes(): Promise<{ section: Section; result: Rout
     const profArgs = (store: string) => (options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=routes-${store}-${process.pid}.cpuprofile`] : []);
     const apps = await Promise.all(
       STORES.map((store) =>
-        spawnServer(`app-routes-${store}`, 'app-server.js', { ...storeEnv(store, `routes-${store}`), BENCH_SEED: JSON.stringify({ workers: 6, transcripts: [TRANSCRIPT_ITEMS] }) }, profArgs(store)),
+        spawnServer(`app-routes-${store}`, 'app-server.js', { ...storeEnv(store, `routes-${store}`), ...SEED }, profArgs(store)),
       ),
     );
     servers.push(...apps);
@@ -112,7 +114,7 @@ export async function scenarioRoutes(): Promise<{ section: Section; result: Rout
     // The ceiling: the same handlers on bare Express, without the pipeline (handlers-express.ts); seeded alike, with its own ids.
     const ceilings = await Promise.all(
       STORES.map((store) =>
-        spawnServer(`handlers-routes-${store}`, 'handlers-express.js', { ...storeEnv(store, `routes-handlers-${store}`), BENCH_SEED: JSON.stringify({ workers: 6, transcripts: [TRANSCRIPT_ITEMS] }) }),
+        spawnServer(`handlers-routes-${store}`, 'handlers-express.js', { ...storeEnv(store, `routes-handlers-${store}`), ...SEED }),
       ),
     );
     servers.push(...ceilings);
@@ -171,7 +173,7 @@ export async function scenarioRoutes(): Promise<{ section: Section; result: Rout
       const { express, handlers, routes, handlerRoutes } = pairs.memory;
       const fastifyTwin = await spawnServer('fastify-routes-memory', 'baseline-fastify.js', { BENCH_ROUTES_FILE: join(tmp, 'routes-memory.json') });
       servers.push(fastifyTwin);
-      const handlersFastify = await spawnServer('handlers-fastify-routes-memory', 'handlers-fastify.js', { ...storeEnv('memory', 'routes-handlers-fastify-memory'), BENCH_SEED: JSON.stringify({ workers: 6, transcripts: [TRANSCRIPT_ITEMS] }) });
+      const handlersFastify = await spawnServer('handlers-fastify-routes-memory', 'handlers-fastify.js', { ...storeEnv('memory', 'routes-handlers-fastify-memory'), ...SEED });
       servers.push(handlersFastify);
       const fastifyRoutes = routesOf(handlersFastify.info);
       for (const [k, r] of fastifyRoutes.entries()) {

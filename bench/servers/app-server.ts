@@ -4,7 +4,7 @@ import { createApp } from '../../src/app.factory';
 import { loadAppConfig } from '../../src/config/app-config';
 import { EventStreams } from '../../src/events/event-streams';
 import { reportReady, serveStats } from './ready';
-import { type Seed, seedApp } from './seed';
+import { seedApp } from './seed';
 
 /**
  * The real application for the benchmarks, in its own process, listening on
@@ -24,12 +24,11 @@ import { type Seed, seedApp } from './seed';
  * It reports `{ port, workers, transcripts }` once listening (see ready.ts).
  */
 async function main(): Promise<void> {
-  const seed: Seed = JSON.parse(process.env.BENCH_SEED ?? '{}');
   const logLevels = process.env.BENCH_APP_LOG === 'error' ? { logLevels: ['error' as const] } : {};
   const app = await createApp(loadAppConfig(process.env), logLevels);
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as { port: number }).port;
-  const { workers, transcripts } = await seedApp(app, seed);
+  const { workers, transcripts } = await seedApp(app);
 
   if (process.env.BENCH_STATS === '1') {
     const streams = app.get(EventStreams);

@@ -9,7 +9,7 @@ import { RuntimesController } from '../../src/runtimes/runtimes.controller';
 import { SendInputDto, toInputRequest, toInputResultDto } from '../../src/workers/dto/send-input.dto';
 import { RuntimeWorkersController } from '../../src/workers/runtime-workers.controller';
 import { WorkersController } from '../../src/workers/workers.controller';
-import { type Seed, seedApp } from './seed';
+import { seedApp } from './seed';
 
 type Params = Record<string, string>;
 type Query = Record<string, unknown>;
@@ -41,7 +41,7 @@ export interface ProductHandler {
 export async function productHandlers(): Promise<{ app: INestApplication; handlers: ProductHandler[]; workers: string[]; transcripts: Record<string, string> }> {
   const app = await createApp(loadAppConfig(process.env), { logLevels: ['error'] });
   await app.init();
-  const { workers, transcripts } = await seedApp(app, JSON.parse(process.env.BENCH_SEED ?? '{}') as Seed);
+  const { workers, transcripts } = await seedApp(app);
   const runtimes = app.get(RuntimesController);
   const allWorkers = app.get(WorkersController);
   const runtimeWorkers = app.get(RuntimeWorkersController);

@@ -2,14 +2,18 @@ import type { INestApplication } from '@nestjs/common';
 import { WorkerRuntime } from '../../src/runtimes/embedded/worker-runtime';
 
 /** BENCH_SEED: what a bench server creates in-process before it reports ready (seeding 10^6 items over HTTP would dominate the run). */
-export interface Seed {
+interface Seed {
   workers?: number;
   transcripts?: number[];
   contentBytes?: number;
 }
 
-/** Creates `seed.workers` idle embedded workers, then one worker per transcript length holding that many user inputs; returns their ids. */
-export async function seedApp(app: INestApplication, seed: Seed): Promise<{ workers: string[]; transcripts: Record<string, string> }> {
+/**
+ * Creates BENCH_SEED's `workers` idle embedded workers, then one worker per transcript length holding that many
+ * user inputs; returns their ids.
+ */
+export async function seedApp(app: INestApplication): Promise<{ workers: string[]; transcripts: Record<string, string> }> {
+  const seed: Seed = JSON.parse(process.env.BENCH_SEED ?? '{}');
   const runtime = app.get(WorkerRuntime);
   const intent = { intent: { kind: 'workspace_companion' as const }, acceptance: { kind: 'run_accepted' as const, expected_segments: 0 } };
   const create = async () => {
