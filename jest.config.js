@@ -15,8 +15,9 @@ const swc = [
 const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j)s$': swc },
-  // Nest 12 ships ESM only: let swc turn it into CommonJS for Jest.
-  transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
+  // Nest 12 ships ESM only: let swc turn it into CommonJS for Jest. So does content-disposition 1.x,
+  // which @fastify/static (the explorer's assets) requires: Node 20 requires ESM itself, Jest does not.
+  transformIgnorePatterns: ['/node_modules/(?!@nestjs/|content-disposition/|@fastify/static/node_modules/content-disposition/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 

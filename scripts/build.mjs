@@ -75,6 +75,10 @@ export async function ensureBuilt() {
       '@nestjs/websockets',
       '@nestjs/websockets/*',
       '@fastify/static',
+      // Optional packages Nest loads only when asked (another HTTP adapter, multipart, views): never here.
+      '@nestjs/platform-express',
+      '@fastify/multipart',
+      '@fastify/view',
     ],
     // NestJS's ESM code resolves optional packages with createRequire(import.meta.url).
     define: { 'import.meta.url': '__bundleImportMetaUrl' },

@@ -17,7 +17,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), RuntimesModule, ExecutionModule, HostsModule, WorkersModule, EventsModule, AuthModule, HealthModule],
-      // The fail-closed response serialiser is the HTTP adapter (AllowListExpressAdapter, app.factory.ts).
+      // The fail-closed response serialiser is the HTTP adapter (AllowListFastifyAdapter, app.factory.ts).
       providers: [{ provide: APP_GUARD, useClass: IdentifierParamsGuard }],
     };
   }

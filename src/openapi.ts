@@ -133,7 +133,7 @@ function fitValidationExamples(document: OpenAPIObject): void {
 /**
  * Response headers, over the whole document: `X-Request-Id` on every
  * response; on JSON GETs an `ETag` with the 200, the `If-None-Match` request
- * header and the 304 Express answers when it matches; `Location` on every
+ * header and the 304 answered when it matches (allow-list-fastify.adapter.ts); `Location` on every
  * 201; `Idempotency-Replayed` on the success of routes that take an
  * Idempotency-Key. (`Retry-After`, `WWW-Authenticate` and `Allow` come with
  * their error statuses, see error-response.dto.ts.) A 405 belongs to no

@@ -11,7 +11,7 @@ import { ERROR_KEYS } from './support/shapes';
 import { startTestApp, type TestApp } from './support/test-app';
 
 /**
- * The connection level (SPEC §13, §6, §11): what Express never sees. Raw TCP
+ * The connection level (SPEC §13, §6, §11): what the router never sees. Raw TCP
  * where supertest cannot produce the request; the built server in a child
  * process where memory, latency and file descriptors are measured.
  */
@@ -140,6 +140,29 @@ describe('answers outside the routes are JSON in the one error shape, with secur
     expect(responses).toHaveLength(1);
     expectJsonError(responses[0], status, code);
     expect(ex.closed).toBe(true);
+  });
+
+  // The router fails on these before any hook runs (Fastify's frameworkErrors): they still pass the
+  // pipeline (request id, key check …) and are answered in our shape, never with the router's text.
+  it('a path the router cannot decode, or with a path id past the router\'s own limit: the pipeline runs, then our 400, never the URL echoed', async () => {
+    const withKey = (target: string, key?: string) =>
+      `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${key ? `Authorization: Bearer ${key}\r\n` : ''}Connection: close\r\n\r\n`;
+    const long = `/api/runtimes/${'q'.repeat(3000)}`;
+    const cases: Array<[string, string | undefined, number, string]> = [
+      ['/api/runtimes/%zz', undefined, 401, 'unauthorized'],
+      ['/api/runtimes/%zz', t.adminKey, 400, 'validation_failed'],
+      ['/api/runtimes/%E0%A4%A', t.adminKey, 400, 'validation_failed'],
+      [long, t.adminKey, 400, 'invalid_identifier'],
+    ];
+    for (const [target, key, status, code] of cases) {
+      const { responses } = parseResponses((await rawExchange(port, withKey(target, key))).text);
+      expect(responses).toHaveLength(1);
+      expectJsonError(responses[0], status, code);
+      expect(responses[0].headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(responses[0].body).not.toContain('%');
+      expect(responses[0].body).not.toContain('FST_');
+      expect(responses[0].body.length).toBeLessThan(400);
+    }
   });
 
   it('the exception filter gives statuses raised anywhere their own code, never the raised text', () => {

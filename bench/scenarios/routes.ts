@@ -111,10 +111,11 @@ export async function scenarioRoutes(): Promise<{ section: Section; result: Rout
     );
     servers.push(...apps);
     log('  apps ready (seeded)');
-    // The ceiling: the same handlers on bare Express, without the pipeline (handlers-express.ts); seeded alike, with its own ids.
+    // The ceiling: the same handlers on a bare Fastify app, the app's own HTTP layer, without the pipeline
+    // (handlers-fastify.ts); seeded alike, with its own ids.
     const ceilings = await Promise.all(
       STORES.map((store) =>
-        spawnServer(`handlers-routes-${store}`, 'handlers-express.js', { ...storeEnv(store, `routes-handlers-${store}`), ...SEED }),
+        spawnServer(`handlers-routes-${store}`, 'handlers-fastify.js', { ...storeEnv(store, `routes-handlers-${store}`), ...SEED }),
       ),
     );
     servers.push(...ceilings);
@@ -170,21 +171,21 @@ export async function scenarioRoutes(): Promise<{ section: Section; result: Rout
     // The HTTP layer: how much of a route's cost is Express's own (memory store, GETs).
     const layerRows: LayerRow[] = [];
     {
-      const { express, handlers, routes, handlerRoutes } = pairs.memory;
+      const { express, handlers: handlersFastify, routes, handlerRoutes: fastifyRoutes } = pairs.memory;
       const fastifyTwin = await spawnServer('fastify-routes-memory', 'baseline-fastify.js', { BENCH_ROUTES_FILE: join(tmp, 'routes-memory.json') });
       servers.push(fastifyTwin);
-      const handlersFastify = await spawnServer('handlers-fastify-routes-memory', 'handlers-fastify.js', { ...storeEnv('memory', 'routes-handlers-fastify-memory'), ...SEED });
-      servers.push(handlersFastify);
-      const fastifyRoutes = routesOf(handlersFastify.info);
-      for (const [k, r] of fastifyRoutes.entries()) {
+      const handlersExpress = await spawnServer('handlers-express-routes-memory', 'handlers-express.js', { ...storeEnv('memory', 'routes-handlers-express-memory'), ...SEED });
+      servers.push(handlersExpress);
+      const expressRoutes = routesOf(handlersExpress.info);
+      for (const [k, r] of expressRoutes.entries()) {
         if (r.method !== 'GET') continue;
-        const [f, h] = [await timedRequest(`${fastifyTwin.url}${routes[k].url}`), await timedRequest(`${handlersFastify.url}${r.url}`)];
-        check(f.status === 200 && h.status === 200 && h.body.length === f.body.length, `${r.label}: Fastify twin ${f.status} (${f.body.length} bytes), handlers on Fastify ${h.status} (${h.body.length} bytes)`);
+        const [f, h] = [await timedRequest(`${fastifyTwin.url}${routes[k].url}`), await timedRequest(`${handlersExpress.url}${r.url}`)];
+        check(f.status === 200 && h.status === 200 && h.body.length === f.body.length, `${r.label}: Fastify twin ${f.status} (${f.body.length} bytes), handlers on Express ${h.status} (${h.body.length} bytes)`);
       }
       const targets: Record<string, { server: BenchServer; routes: Route[] }> = {
         expressTwin: { server: express, routes },
         fastifyTwin: { server: fastifyTwin, routes },
-        handlersExpress: { server: handlers, routes: handlerRoutes },
+        handlersExpress: { server: handlersExpress, routes: expressRoutes },
         handlersFastify: { server: handlersFastify, routes: fastifyRoutes },
       };
       for (const [k, route] of routes.entries()) {
@@ -222,7 +223,7 @@ function report(rows: RoutesResult['rows'], layerRows: LayerRow[]): Section {
     '',
     'The app keeps no response cache any more: every figure is uncached (the issue\'s "cached and uncached" collapse to one column).',
     '',
-    'The **ceiling** column runs a third server, measured in the same interleaving: the product\'s own controller methods (the store read, the mapper, the allow-list serialisation, `JSON.stringify`) called from a bare Express 5 app, with none of the request pipeline (no request id, access log, security headers, host check, CORS, key check, rate limit, 405 table, Nest router, guards or pipes; `bench/servers/handlers-express.ts`), seeded alike. It is the best the app could reach on Express if its whole pipeline cost nothing; where it is itself below the target, only a cheaper route (its store read, its serialisation) or another HTTP layer than Express can reach it. "app ÷ ceiling" is what the pipeline leaves of it.',
+    'The **ceiling** column runs a third server, measured in the same interleaving: the product\'s own controller methods (the store read, the mapper, the allow-list serialisation, `JSON.stringify`) called from a bare Fastify 5 app, the app\'s own HTTP layer, with none of the request pipeline (no request id, access log, security headers, ETag, host check, CORS, key check, rate limit, 405 table, Nest router, guards or pipes; `bench/servers/handlers-fastify.ts`), seeded alike. It is the best the app could reach if its whole pipeline cost nothing; where it is itself below the target, only a cheaper route (its store read, its serialisation) can reach it. "app ÷ ceiling" is what the pipeline leaves of it.',
     '',
     ...table(
       ['store', 'route', 'bytes', 'app req/s', 'Express req/s', 'ratio', 'ceiling req/s', 'ceiling ÷ Express', 'app ÷ ceiling', 'app p50 / p99 ms', 'Express p50 / p99 ms', 'p99 ratio'],
@@ -244,7 +245,7 @@ function report(rows: RoutesResult['rows'], layerRows: LayerRow[]): Section {
     ),
     '',
     `Target every GET ≥ ${GET_TARGET}× Express: lowest ${round(minGet)} (${worst.store}, \`${worst.route.label}\`), median ${round(medGet)} — ${verdict(minGet >= GET_TARGET)} (${gets.filter((r) => r.ratio < GET_TARGET).length} of ${gets.length} below).`,
-    `Ceiling: the handlers alone on Express reach ${round(minCeiling)}–${round(Math.max(...gets.map((r) => r.ceiling)))}× Express on the GETs; ${capped.length} of ${gets.length} GETs are below ${GET_TARGET}× with no pipeline at all (${capped.map((r) => `${r.store} \`${r.route.label}\` ${round(r.ceiling)}`).join(', ') || 'none'}). The app keeps a median ${round(pipelineShare)} of its ceiling.`,
+    `Ceiling: the handlers alone on Fastify reach ${round(minCeiling)}–${round(Math.max(...gets.map((r) => r.ceiling)))}× Express on the GETs; ${capped.length} of ${gets.length} GETs are below ${GET_TARGET}× with no pipeline at all (${capped.map((r) => `${r.store} \`${r.route.label}\` ${round(r.ceiling)}`).join(', ') || 'none'}). The app keeps a median ${round(pipelineShare)} of its ceiling.`,
     `Target POST input ≥ ${POST_TARGET}× Express: ${posts.map((r) => `${r.store} ${round(r.ratio)}`).join(', ')} — ${verdict(minPost >= POST_TARGET)}.`,
     `Target p99 ≤ ${P99_TARGET}× Express's p99: worst ${round(maxP99)} — ${verdict(maxP99 <= P99_TARGET)} (${rows.filter((r) => r.p99Ratio > P99_TARGET).length} of ${rows.length} above).`,
   ];
@@ -252,7 +253,7 @@ function report(rows: RoutesResult['rows'], layerRows: LayerRow[]): Section {
   const onFastify = layerRows.map((r) => r.handlersFastify.rps / r.expressTwin.rps);
   lines.push(
     '',
-    '**The HTTP layer\'s own share** (memory store, the GETs): the Express twin and the product\'s handlers on Express (as above), and the same two on a bare Fastify 5 app (`baseline-fastify.ts`, `handlers-fastify.ts`: the same bytes, the same controller methods and serialisation), the four interleaved run by run. Ratios are to the Express twin, the target\'s yardstick.',
+    '**The HTTP layer\'s own share** (memory store, the GETs): the Express twin and the product\'s handlers on Fastify (as above), and the same two the other way round: a bare Fastify 5 app serving the twin\'s bytes (`baseline-fastify.ts`) and the handlers on a bare Express 5 app (`handlers-express.ts`: the same controller methods and serialisation), the four interleaved run by run. Ratios are to the Express twin, the target\'s yardstick. This is why the app runs on Fastify (issue 16): on Express the handlers alone, with no pipeline, stayed below the target on most GETs.',
     '',
     ...table(
       ['route', 'Express twin req/s', 'Fastify twin req/s', 'Fastify twin ÷ Express twin', 'handlers on Express req/s', '÷ Express twin', 'handlers on Fastify req/s', '÷ Express twin'],

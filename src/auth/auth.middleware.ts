@@ -1,12 +1,11 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Middleware, PipelineRequest } from '../common/http/middleware-chain';
 import { ApiError } from '../common/errors/api-error';
 import type { ApiKeys, Principal } from './api-keys.service';
 import { ANONYMOUS_KEY_ID, type Scope, SCOPES } from './auth.constants';
 import type { RateLimiter } from './rate-limiter';
 
-export interface AuthenticatedRequest extends Request {
-  auth?: Principal;
-}
+/** A request past authMiddleware: `auth` is set on every /api route but health. */
+export type AuthenticatedRequest = Pick<PipelineRequest, 'auth'>;
 
 /** Routes anyone may call: health (liveness and readiness) and everything outside /api (the explorer). */
 function isPublic(path: string): boolean {
@@ -35,8 +34,8 @@ function unauthorized(message: string): ApiError {
  * before the body is read. The key is taken from the Authorization header
  * only: one in a query string is never looked at.
  */
-export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rateLimit: { limiter: RateLimiter; perMinute: number } | null }): RequestHandler {
-  return (req: AuthenticatedRequest, res: Response, next: NextFunction) => {
+export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rateLimit: { limiter: RateLimiter; perMinute: number } | null }): Middleware {
+  return (req, res, next) => {
     if (isPublic(req.path)) return next();
     if (options.disabled) {
       req.auth = { keyId: ANONYMOUS_KEY_ID, scopes: ['admin'] };
@@ -56,9 +55,9 @@ export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rate
             return next(new ApiError(429, 'rate_limited', `This key may make ${perMinute} requests per minute`, { headers: { 'Retry-After': String(decision.retryAfterSeconds) } }));
           }
         }
-        if (!grants(principal, scopeFor(req.method, req.path))) {
+        if (!grants(principal, scopeFor(req.method ?? '', req.path))) {
           res.setHeader('Connection', 'close');
-          return next(new ApiError(403, 'forbidden', `This key lacks the ${scopeFor(req.method, req.path)} scope`));
+          return next(new ApiError(403, 'forbidden', `This key lacks the ${scopeFor(req.method ?? '', req.path)} scope`));
         }
         req.auth = principal;
         next();

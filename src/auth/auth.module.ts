@@ -5,8 +5,8 @@ import { ApiKeys } from './api-keys.service';
 import { KeysController } from './keys.controller';
 
 /**
- * API keys and their routes. The checks themselves run as Express middleware
- * (auth.middleware.ts, wired in app.factory.ts): SPEC §11 refuses an
+ * API keys and their routes. The checks themselves run in the request pipeline
+ * (auth.middleware.ts, wired in app.factory.ts, before routing): SPEC §11 refuses an
  * unauthenticated request before its body is read, which Nest guards (they
  * run after the body parser) could not do.
  */

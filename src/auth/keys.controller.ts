@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { ApiErrors } from '../common/dto/error-response.dto';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
@@ -33,10 +33,10 @@ export class KeysController {
   @ApiBody({ type: CreateApiKeyDto, examples: CREATE_API_KEY_EXAMPLES })
   @ApiCreatedResponse({ type: CreatedApiKeyDto, description: "Created; `Location` is the key's URL. The secret is in this answer only" })
   @ApiErrors('validation_failed', 'payload_too_large', 'unsupported_media_type', 'store_unavailable')
-  async create(@Query(RejectQueryPipe) _query: Record<string, never>, @Body() body: CreateApiKeyDto, @Res({ passthrough: true }) res: Response): Promise<CreatedApiKeyDto> {
+  async create(@Query(RejectQueryPipe) _query: Record<string, never>, @Body() body: CreateApiKeyDto, @Res({ passthrough: true }) res: FastifyReply): Promise<CreatedApiKeyDto> {
     const { key, token } = await this.keys.create(body.name, body.scopes);
-    res.setHeader('Location', `/api/keys/${key.keyId}`);
-    res.setHeader('Cache-Control', 'no-store');
+    res.header('Location', `/api/keys/${key.keyId}`);
+    res.header('Cache-Control', 'no-store');
     return toCreatedApiKeyDto(key, token);
   }
 

@@ -1,5 +1,6 @@
 import { type BeforeApplicationShutdown, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { PipelineRequest } from '../common/http/middleware-chain';
 import { ApiError } from '../common/errors/api-error';
 import { SseStream } from '../common/http/sse-stream';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -27,6 +28,12 @@ export function resumePosition(lastEventId: string | undefined, after: string | 
 /** One SSE frame; JSON.stringify never emits a raw newline, so `data:` is one line. */
 function frame(event: string, data: unknown, id?: string): string {
   return `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** The router's reply (a FastifyReply): Node's response, and how to take it over before writing to it. */
+export interface StreamReply {
+  readonly raw: ServerResponse;
+  hijack(): unknown;
 }
 
 interface OpenStream {
@@ -83,7 +90,7 @@ export class EventStreams implements BeforeApplicationShutdown {
    * Serves one stream: `subscribe` connects the sink to a source (and throws
    * 4xx/5xx before anything is written). HEAD gets the headers and ends.
    */
-  async serve(req: Request, res: Response, scope: string, subscribe: (sink: EventSink) => Promise<Subscription>): Promise<void> {
+  async serve(req: PipelineRequest, reply: StreamReply, scope: string, subscribe: (sink: EventSink) => Promise<Subscription>): Promise<void> {
     const limits = this.config.events;
     if (this.closing) throw new ApiError(503, 'service_unavailable', 'The server is shutting down', { headers: { 'Retry-After': '1' } });
     if (this.open.size >= limits.maxStreams) {
@@ -92,8 +99,8 @@ export class EventStreams implements BeforeApplicationShutdown {
     if ((this.perScope.get(scope) ?? 0) >= limits.maxStreamsPerWorker) {
       throw new ApiError(429, 'too_many_streams', 'This worker has its maximum of open event streams; retry later', { headers: { 'Retry-After': '5' } });
     }
-    const stream = new SseStream(res, { heartbeatMs: limits.heartbeatMs, maxBufferedBytes: limits.clientBufferBytes, heartbeatFrame: () => frame('heartbeat', toHeartbeatData()), flushMs: limits.flushMs });
-    const entry: OpenStream = { stream, scope, keyId: (req as Request & { auth?: { keyId?: string } }).auth?.keyId };
+    const stream = new SseStream(reply.raw, { takeOver: () => reply.hijack(), heartbeatMs: limits.heartbeatMs, maxBufferedBytes: limits.clientBufferBytes, heartbeatFrame: () => frame('heartbeat', toHeartbeatData()), flushMs: limits.flushMs });
+    const entry: OpenStream = { stream, scope, keyId: req.auth?.keyId };
     this.track(entry);
     try {
       const subscription = await subscribe(this.sinkFor(stream));

@@ -1,6 +1,7 @@
 import { Controller, Get, Headers, Inject, Query, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { PipelineRequest } from '../common/http/middleware-chain';
 import { ApiErrors } from '../common/dto/error-response.dto';
 import { RuntimeRegistry } from '../runtimes/runtime-registry';
 import { ApiEventStreamResponse } from './api-event-stream.decorator';
@@ -24,8 +25,8 @@ export class EventsController {
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this position (log-<n>); wins over ?after=' })
   @ApiEventStreamResponse('Events of all workers; the SSE `id:` is a position over all of them (`log-<n>`), each event still carries its worker\'s `event_id`.')
   @ApiErrors('validation_failed', 'unknown_runtime', 'capability_unsupported', 'too_many_streams', 'service_unavailable', 'store_unavailable')
-  async stream(@Query() query: EventsQueryDto, @Headers('last-event-id') lastEventId: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async stream(@Query() query: EventsQueryDto, @Headers('last-event-id') lastEventId: string | undefined, @Req() req: FastifyRequest, @Res() res: FastifyReply): Promise<void> {
     const after = resumePosition(lastEventId, query.after);
-    await this.streams.serve(req, res, 'all', (sink) => this.registry.openEvents(query.runtime_id, after, sink));
+    await this.streams.serve(req.raw as PipelineRequest, res, 'all', (sink) => this.registry.openEvents(query.runtime_id, after, sink));
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Request, Response } from 'express';
-import type { AuthenticatedRequest } from '../auth/auth.middleware';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { PipelineRequest } from '../common/http/middleware-chain';
 import { ApiError } from '../common/errors/api-error';
 import { serializeResponse } from '../common/serialization/serialize-response';
 import { StoredJson } from '../common/serialization/stored-json';
@@ -21,19 +21,21 @@ export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export class IdempotentRequests {
   constructor(@Inject(Idempotency) private readonly idempotency: Idempotency) {}
 
-  async run<T>(req: Request & AuthenticatedRequest, res: Response, status: number, work: () => Promise<T>): Promise<T | StoredJson> {
+  async run<T>(req: FastifyRequest, res: FastifyReply, status: number, work: () => Promise<T>): Promise<T | StoredJson> {
     const key = req.headers['idempotency-key'];
     if (key === undefined) return work();
     if (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
       throw ApiError.validationFailed([{ path: 'Idempotency-Key', message: 'must be 1 to 128 characters of A-Z a-z 0-9 _ . : -' }]);
     }
-    const scope = this.idempotency.scopeOf(req.auth?.keyId ?? '', req.method, req.path, key);
-    const workerId = typeof req.params.worker_id === 'string' ? req.params.worker_id : null;
+    const raw = req.raw as PipelineRequest;
+    const scope = this.idempotency.scopeOf(raw.auth?.keyId ?? '', req.method, raw.path, key);
+    const params = req.params as Record<string, unknown>;
+    const workerId = typeof params.worker_id === 'string' ? params.worker_id : null;
     const start = await this.idempotency.start(scope, req.body, workerId);
     if (start.kind === 'replay') {
-      res.status(start.status);
-      if (start.location) res.setHeader('Location', start.location);
-      res.setHeader('Idempotency-Replayed', 'true');
+      res.code(start.status);
+      if (start.location) res.header('Location', start.location);
+      res.header('Idempotency-Replayed', 'true');
       return new StoredJson(start.body);
     }
     let result: T;

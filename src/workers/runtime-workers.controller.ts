@@ -10,7 +10,8 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { PipelineRequest } from '../common/http/middleware-chain';
 import { ApiErrors } from '../common/dto/error-response.dto';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
@@ -22,7 +23,6 @@ import { EventStreams, resumePosition } from '../events/event-streams';
 import { IDEMPOTENCY_KEY_HEADER } from '../idempotency/idempotency.constants';
 import { IdempotentRequests } from '../idempotency/idempotent-requests';
 import type { StoredJson } from '../common/serialization/stored-json';
-import type { AuthenticatedRequest } from '../auth/auth.middleware';
 import { RuntimeRegistry } from '../runtimes/runtime-registry';
 import { RUNTIME_ID_PARAM, WORKER_ID_PARAM } from '../runtimes/runtimes.constants';
 import { DEFAULT_LIST_LIMIT, DEFAULT_TRANSCRIPT_LIMIT } from '../runtimes/runtimes.constants';
@@ -69,13 +69,13 @@ export class RuntimeWorkersController {
     @Param('runtime_id') runtimeId: string,
     @Query(RejectQueryPipe) _query: Record<string, never>,
     @Body() body: CreateWorkerDto,
-    @Req() req: Request & AuthenticatedRequest,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<SpawnResultDto | StoredJson> {
     return this.idempotent.run(req, res, HttpStatus.CREATED, async () => {
       const outcome = await this.registry.spawnWorker(runtimeId, toSpawnRequest(body));
       const worker = outcome.worker!;
-      res.setHeader('Location', `/api/runtimes/${runtimeId}/workers/${worker.workerId}`);
+      res.header('Location', `/api/runtimes/${runtimeId}/workers/${worker.workerId}`);
       return toSpawnResultDto({ ...outcome, worker });
     });
   }
@@ -102,8 +102,8 @@ export class RuntimeWorkersController {
     @Param('worker_id') workerId: string,
     @Query(RejectQueryPipe) _query: Record<string, never>,
     @Body() body: SendInputDto,
-    @Req() req: Request & AuthenticatedRequest,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<InputResultDto | StoredJson> {
     return this.idempotent.run(req, res, HttpStatus.ACCEPTED, async () => toInputResultDto(await this.registry.acceptInput(runtimeId, workerId, toInputRequest(body))));
   }
@@ -160,10 +160,10 @@ export class RuntimeWorkersController {
     @Param('worker_id') workerId: string,
     @Query() query: WorkerEventsQueryDto,
     @Headers('last-event-id') lastEventId: string | undefined,
-    @Req() req: Request,
-    @Res() res: Response,
+    @Req() req: FastifyRequest,
+    @Res() res: FastifyReply,
   ): Promise<void> {
     const after = resumePosition(lastEventId, query.after);
-    await this.streams.serve(req, res, `${runtimeId}/${workerId}`, (sink) => this.registry.openWorkerEvents(runtimeId, workerId, after, sink));
+    await this.streams.serve(req.raw as PipelineRequest, res, `${runtimeId}/${workerId}`, (sink) => this.registry.openWorkerEvents(runtimeId, workerId, after, sink));
   }
 }

@@ -62,7 +62,7 @@ export class OpenApiContract {
   }
 
   check = (exchange: Exchange): void => {
-    // Express routes are not strict: `/api/runtimes/` is `/api/runtimes`.
+    // Routes ignore a trailing slash: `/api/runtimes/` is `/api/runtimes`.
     const path = exchange.path.split('?')[0].replace(/(.)\/$/, '$1');
     if (!path.startsWith('/api/')) return; // the explorer and the document itself are not API routes
     if (exchange.method === 'OPTIONS' && exchange.status === 204) return; // a CORS preflight grant, not an operation

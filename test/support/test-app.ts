@@ -1,4 +1,4 @@
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +41,7 @@ export class TestApp {
   readonly checks: ResponseCheck[] = [];
 
   constructor(
-    readonly app: NestExpressApplication,
+    readonly app: NestFastifyApplication,
     readonly config: AppConfig,
     private readonly logger: CapturingLogger,
     private readonly tempDirs: string[],
@@ -148,6 +148,8 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
   const logger = new CapturingLogger(secretsOf(config));
   const app = await createApp(config, { logger });
   await app.init();
+  // supertest drives the server without listen(): the router must be ready first.
+  await app.getHttpAdapter().getInstance().ready();
   const t = new TestApp(app, config, logger, tempDirs);
   // Every response of every e2e request is checked against the committed
   // OpenAPI document with closed object schemas (see contract.ts).

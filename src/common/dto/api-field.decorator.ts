@@ -12,7 +12,7 @@ export const NULLABLE_NESTED_MODELS = new Set<Function>();
 /**
  * A response field: documented for OpenAPI and allow-listed for the
  * serializer (`nested` names the DTO class of an object or array field).
- * The HTTP adapter (AllowListExpressAdapter) sends only these properties, so a
+ * The HTTP adapter (AllowListFastifyAdapter) sends only these properties, so a
  * property without this decorator never reaches a client (fail closed).
  *
  * A nullable nested object is documented as `oneOf: [$ref, null]` — OpenAPI

@@ -1,9 +1,10 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { RuntimeSourceError } from '../../runtimes/runtime-source.errors';
 import { ApiError, type ApiErrorCode, type ErrorBody } from '../errors/api-error';
+import { sendJson } from '../serialization/allow-list-fastify.adapter';
 
-/** Codes and fixed messages for HttpExceptions raised outside our code (Nest, Express, guards). */
+/** Codes and fixed messages for HttpExceptions raised outside our code (Nest, Fastify, guards). */
 const FRAMEWORK_ERRORS: Record<number, { code: ApiErrorCode; message: string }> = {
   400: { code: 'validation_failed', message: 'Request validation failed' },
   401: { code: 'unauthorized', message: 'A valid API key is required (Authorization: Bearer <key>)' },
@@ -32,21 +33,27 @@ export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('ExceptionFilter');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
+    this.answer(host.switchToHttp().getResponse<FastifyReply>(), exception);
+  }
+
+  /** Answers `exception` on `reply`; also used for the errors the router raises before Nest sees the request (app.factory.ts). */
+  answer(reply: FastifyReply, exception: unknown): void {
     const { body, headers } = this.toResponse(exception);
-    if (response.headersSent) {
+    if (reply.sent || reply.raw.headersSent) {
       // A streaming response already started: the only safe thing is to end it.
-      response.end();
+      if (!reply.raw.writableEnded) reply.raw.end();
       return;
     }
-    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
-    response.status(body.statusCode).json(body);
+    for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+    reply.code(body.statusCode);
+    sendJson(reply, JSON.stringify(body));
   }
 
   toResponse(exception: unknown): { body: ErrorBody; headers: Record<string, string> } {
     if (exception instanceof ApiError) return { body: exception.body, headers: exception.headers };
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
+    const framework = frameworkStatusOf(exception);
+    if (framework !== undefined) {
+      const status = framework;
       const known = FRAMEWORK_ERRORS[status] ?? (status < 500 ? FRAMEWORK_ERRORS[400] : undefined);
       if (known) return { body: { statusCode: status, error: known.code, message: known.message, diagnostics: [] }, headers: {} };
     }
@@ -65,6 +72,19 @@ export class AllExceptionsFilter implements ExceptionFilter {
     this.logger.error(describe(exception));
     return { body: { ...GENERIC_500, diagnostics: [] }, headers: {} };
   }
+}
+
+/**
+ * The status of an error the framework raised about the request: Nest's
+ * HttpExceptions, and Fastify's own 4xx (`FST_ERR_…`, with `statusCode`: a
+ * malformed URL, an over-long path parameter …). Their own messages may
+ * quote internals, so only the status is used.
+ */
+function frameworkStatusOf(exception: unknown): number | undefined {
+  if (exception instanceof HttpException) return exception.getStatus();
+  const { code, statusCode } = (exception ?? {}) as { code?: unknown; statusCode?: unknown };
+  if (typeof code === 'string' && code.startsWith('FST_') && typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return statusCode;
+  return undefined;
 }
 
 function describe(err: unknown): string {

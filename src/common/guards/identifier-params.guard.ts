@@ -1,5 +1,5 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { IDENTIFIER_PATTERN } from '../../config/app-config';
 import { ApiError } from '../errors/api-error';
 
@@ -14,7 +14,7 @@ import { ApiError } from '../errors/api-error';
 export class IdentifierParamsGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
-    const params = context.switchToHttp().getRequest<Request>().params ?? {};
+    const params = context.switchToHttp().getRequest<FastifyRequest>().params ?? {};
     for (const [name, value] of Object.entries(params)) {
       if (typeof value !== 'string' || !IDENTIFIER_PATTERN.test(value)) {
         throw ApiError.invalidIdentifier(name, typeof value === 'string' ? value : '');

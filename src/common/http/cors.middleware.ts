@@ -1,4 +1,5 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import vary from 'vary';
+import type { Middleware } from './middleware-chain';
 import { ApiError } from '../errors/api-error';
 
 /** Request headers a browser client may send (SPEC §11). */
@@ -14,10 +15,10 @@ const CORS_METHODS = 'GET, POST, DELETE';
  * A preflight from any other origin gets `403 forbidden` and no grant. Keys
  * travel in the Authorization header, so no credentials mode is needed.
  */
-export function corsMiddleware(origins: readonly string[]): RequestHandler {
+export function corsMiddleware(origins: readonly string[]): Middleware {
   const allowed = new Set(origins);
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (allowed.size > 0) res.vary('Origin');
+  return (req, res, next) => {
+    if (allowed.size > 0) vary(res, 'Origin');
     const origin = req.headers.origin;
     const granted = origin !== undefined && allowed.has(origin);
     if (granted) {
@@ -30,6 +31,7 @@ export function corsMiddleware(origins: readonly string[]): RequestHandler {
     res.setHeader('Access-Control-Allow-Methods', CORS_METHODS);
     res.setHeader('Access-Control-Allow-Headers', CORS_ALLOWED_HEADERS);
     res.setHeader('Access-Control-Max-Age', '600');
-    res.status(204).end();
+    res.statusCode = 204;
+    res.end();
   };
 }

@@ -1,4 +1,4 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Middleware } from './middleware-chain';
 import { ApiError } from '../errors/api-error';
 
 /** The host name of a Host header, without its port: `[::1]:3000` → `[::1]`, `Example.com:80` → `example.com`. */
@@ -19,9 +19,9 @@ export function hostNameOf(host: string | undefined): string | undefined {
  * own name in `Host`. Only the configured names (any port) are answered;
  * everything else is `403 host_not_allowed`, before anything else runs.
  */
-export function hostCheckMiddleware(allowed: readonly string[] | '*'): RequestHandler {
+export function hostCheckMiddleware(allowed: readonly string[] | '*'): Middleware {
   const names = allowed === '*' ? null : new Set(allowed);
-  return (req: Request, res: Response, next: NextFunction) => {
+  return (req, res, next) => {
     if (names === null) return next();
     const name = hostNameOf(req.headers.host);
     if (name !== undefined && names.has(name)) return next();

@@ -19,7 +19,7 @@ export const MAX_PIPELINED_REQUESTS = 32;
 /** File descriptors kept free of client connections for the store, logs and outgoing calls. */
 const RESERVED_FILE_DESCRIPTORS = 128;
 
-/** What every answer given outside Express carries: the API's security headers, and never cached. */
+/** What every answer given outside the router carries: the API's security headers, and never cached. */
 const RAW_SECURITY_HEADERS: ReadonlyArray<[string, string]> = [...API_SECURITY_HEADERS, ['Cache-Control', 'no-store']];
 
 const REASONS: Record<number, string> = {
@@ -48,7 +48,7 @@ export function rawErrorResponse(status: number, error: ApiErrorCode, message: s
   return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`;
 }
 
-/** The same answer on a ServerResponse Node created without Express (it closes the connection after it). */
+/** The same answer on a ServerResponse Node created without the router (it closes the connection after it). */
 function sendError(res: ServerResponse, status: number, error: ApiErrorCode, message: string): void {
   const body = errorBody(status, error, message);
   res.shouldKeepAlive = false;
@@ -111,7 +111,7 @@ export function effectiveMaxConnections(configured: number, fileLimit = openFile
 
 /**
  * Bounds on the connection level (SPEC §13), before any request reaches
- * Express:
+ * the router:
  * - a client must send its headers within `headersTimeoutMs` and its whole
  *   request within `requestTimeoutMs`. Node applies the headers timeout to a
  *   socket that never sends a byte too (its connection list starts the clock
@@ -155,7 +155,7 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
     }
   });
 
-  // Every request passes here before Express (the app is the server's request listener).
+  // Every request passes here before the router (the router is the server's request listener).
   const app = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -182,6 +182,8 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
     sendError(res, 417, 'validation_failed', 'Only Expect: 100-continue is supported');
   });
 
+  // Ours replaces the router's own (Fastify answers a malformed request with its own body, and both would write).
+  server.removeAllListeners('clientError');
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // A response already under way on this socket would be corrupted by a second one: just close.
     const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;

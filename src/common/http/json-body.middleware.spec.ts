@@ -1,7 +1,8 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import { createServer } from 'node:http';
 import request from 'supertest';
 import { ApiError } from '../errors/api-error';
 import { INPUT_BOUNDS } from '../validation/input-bounds';
+import { type PipelineRequest, pathOf } from './middleware-chain';
 import { checkBodyShape, jsonBodyMiddleware, MAX_BODY_BYTES, MAX_BODY_DEPTH, verifyBodyBytes } from './json-body.middleware';
 
 describe('checkBodyShape', () => {
@@ -49,12 +50,20 @@ describe('verifyBodyBytes', () => {
 });
 
 describe('jsonBodyMiddleware over HTTP', () => {
-  const app = express();
-  app.use(jsonBodyMiddleware());
-  app.post('/', (req: Request, res: Response) => res.json({ ok: true, keys: Object.keys(req.body as object) }));
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof ApiError) res.status(err.body.statusCode).json(err.body);
-    else res.status(500).json({ unexpected: String(err) });
+  const middleware = jsonBodyMiddleware();
+  const send = (res: import('node:http').ServerResponse, status: number, body: unknown) => {
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(body));
+  };
+  const app = createServer((req, res) => {
+    const r = req as PipelineRequest;
+    r.path = pathOf(req.url ?? '/');
+    middleware(r, res, (err) => {
+      if (err instanceof ApiError) send(res, err.body.statusCode, err.body);
+      else if (err) send(res, 500, { unexpected: String(err) });
+      else send(res, 200, { ok: true, keys: Object.keys(r.body as object) });
+    });
   });
   const post = (body: string | Buffer, type = 'application/json') => request(app).post('/').set('content-type', type).send(body);
 

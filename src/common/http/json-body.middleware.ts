@@ -1,5 +1,6 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import express from 'express';
+import bodyParser from 'body-parser';
+import typeIs from 'type-is';
+import type { Middleware } from './middleware-chain';
 import { ApiError } from '../errors/api-error';
 import { boundMessage, checkValueBounds, INPUT_BOUNDS, type InputBounds, scanJsonBounds, type BoundViolation } from '../validation/input-bounds';
 
@@ -8,6 +9,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_BODY_DEPTH = INPUT_BOUNDS.maxDepth;
 
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
+const JSON_TYPE = ['application/json'];
 
 /**
  * Checks a parsed body against the input bounds and the forbidden keys
@@ -51,10 +53,10 @@ export function verifyBodyBytes(_req: unknown, _res: unknown, bytes: Buffer, enc
  * before JSON.parse (`verifyBodyBytes`), and on the parsed value
  * (`checkBodyShape`, which also refuses the forbidden keys).
  */
-export function jsonBodyMiddleware(): RequestHandler {
-  const parse = express.json({ limit: MAX_BODY_BYTES, strict: true, type: () => true, verify: verifyBodyBytes });
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (!METHODS_WITH_BODY.has(req.method)) return next();
+export function jsonBodyMiddleware(): Middleware {
+  const parse = bodyParser.json({ limit: MAX_BODY_BYTES, strict: true, type: () => true, verify: verifyBodyBytes });
+  return (req, res, next) => {
+    if (!METHODS_WITH_BODY.has(req.method ?? '')) return next();
     const declared = Number(req.headers['content-length'] ?? 0);
     if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
       return next(new ApiError(413, 'payload_too_large', 'Request body exceeds 1 MiB'));
@@ -62,11 +64,11 @@ export function jsonBodyMiddleware(): RequestHandler {
     // No body at all (no Content-Length or 0, no Transfer-Encoding) and no other content type is `{}`:
     // stop and cancel take an empty body (SPEC §9); routes that need fields answer 400 for it.
     const contentType = req.headers['content-type'];
-    if (req.headers['transfer-encoding'] === undefined && declared === 0 && (contentType === undefined || req.is('application/json'))) {
+    if (req.headers['transfer-encoding'] === undefined && declared === 0 && (contentType === undefined || typeIs(req, JSON_TYPE))) {
       req.body = {};
       return next();
     }
-    if (!req.is('application/json')) {
+    if (!typeIs(req, JSON_TYPE)) {
       return next(new ApiError(415, 'unsupported_media_type', 'Request body must be application/json'));
     }
     parse(req, res, (err?: unknown) => {

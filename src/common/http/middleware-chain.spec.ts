@@ -1,15 +1,22 @@
-import express, { type RequestHandler } from 'express';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { middlewareChain } from './middleware-chain';
+import { type Middleware, middlewareChain, pathOf, type PipelineRequest } from './middleware-chain';
 
-async function serve(handler: RequestHandler): Promise<{ get: (path: string) => Promise<{ status: number; body: string }>; close: () => Promise<void> }> {
-  const app = express();
-  app.use(handler);
-  app.get('/ok', (req, res) => res.json({ seen: (req as unknown as { seen: string[] }).seen }));
-  app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(418).json({ error: err.message }));
-  const server = await new Promise<import('node:http').Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+/** A plain Node server running the chain, then a route answering what the stages saw; errors are 418. */
+async function serve(chain: Middleware): Promise<{ get: (path: string) => Promise<{ status: number; body: string }>; close: () => Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const r = req as PipelineRequest;
+    r.path = pathOf(req.url ?? '/');
+    chain(r, res, (err) => {
+      res.setHeader('content-type', 'application/json');
+      if (err) {
+        res.statusCode = 418;
+        return void res.end(JSON.stringify({ error: (err as Error).message }));
+      }
+      res.end(JSON.stringify({ seen: (req as unknown as { seen: string[] }).seen }));
+    });
   });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     get: async (path) => {
@@ -21,7 +28,7 @@ async function serve(handler: RequestHandler): Promise<{ get: (path: string) => 
 }
 
 const mark =
-  (name: string): RequestHandler =>
+  (name: string): Middleware =>
   (req, _res, next) => {
     const r = req as unknown as { seen?: string[] };
     (r.seen ??= []).push(name);
@@ -29,7 +36,7 @@ const mark =
   };
 
 describe('middlewareChain', () => {
-  it('runs the middlewares in order, then the routes', async () => {
+  it('runs the middlewares in order, then what follows', async () => {
     const s = await serve(middlewareChain([mark('a'), mark('b'), mark('c')]));
     try {
       expect(await s.get('/ok')).toEqual({ status: 200, body: '{"seen":["a","b","c"]}' });
@@ -39,21 +46,21 @@ describe('middlewareChain', () => {
   });
 
   it('stops at next(err), a synchronous throw or a rejected promise, and hands the error on', async () => {
-    const failing: Record<string, RequestHandler> = {
+    const failing: Record<string, Middleware> = {
       next: (_req, _res, next) => next(new Error('by next')),
       throw: () => {
         throw new Error('thrown');
       },
-      reject: (async () => {
+      reject: async () => {
         throw new Error('rejected');
-      }) as RequestHandler,
+      },
     };
     for (const [name, handler] of Object.entries(failing)) {
-      const after = jest.fn<void, Parameters<RequestHandler>>((_req, _res, next) => next());
-      const s = await serve(middlewareChain([mark('a'), handler, after as unknown as RequestHandler]));
+      const after = jest.fn<void, Parameters<Middleware>>((_req, _res, next) => next());
+      const s = await serve(middlewareChain([mark('a'), handler, after]));
       try {
         const r = await s.get('/ok');
-        expect({ name, status: r.status }).toEqual({ name, status: 418 });
+        expect({ name, status: r.status, body: r.body }).toEqual({ name, status: 418, body: JSON.stringify({ error: (name === 'next' ? 'by next' : name === 'throw' ? 'thrown' : 'rejected') }) });
         expect(after).not.toHaveBeenCalled();
       } finally {
         await s.close();
@@ -62,11 +69,23 @@ describe('middlewareChain', () => {
   });
 
   it('lets a middleware answer without calling next', async () => {
-    const s = await serve(middlewareChain([(_req, res) => void res.status(403).json({ error: 'no' }), mark('never')]));
+    const s = await serve(
+      middlewareChain([
+        (_req, res) => {
+          res.statusCode = 403;
+          res.end('{"error":"no"}');
+        },
+        mark('never'),
+      ]),
+    );
     try {
       expect(await s.get('/ok')).toEqual({ status: 403, body: '{"error":"no"}' });
     } finally {
       await s.close();
     }
+  });
+
+  it('matches on the path without the query', () => {
+    expect([pathOf('/api/x?y=1'), pathOf('/api/x'), pathOf('*'), pathOf('/?')]).toEqual(['/api/x', '/api/x', '*', '/']);
   });
 });

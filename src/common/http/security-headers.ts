@@ -1,6 +1,6 @@
-import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 import { isApiPath } from './api-path';
+import type { Middleware } from './middleware-chain';
 
 /**
  * The security headers of an API answer (JSON, never rendered as a page):
@@ -28,7 +28,7 @@ export const API_SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
  * inline styles and data: images, and calls the API on the same origin.
  * Nothing else may be loaded, and no site may frame any page.
  */
-export function securityHeaders(): RequestHandler {
+export function securityHeaders(): Middleware {
   const explorer = helmet({
     contentSecurityPolicy: {
       useDefaults: false,

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 
 export interface SseStreamOptions {
@@ -17,6 +17,13 @@ export interface SseStreamOptions {
    * after a quiet spell, and any frame that may not wait, is not delayed.
    */
   flushMs: number;
+  /**
+   * Called once, just before the headers are written: the framework that
+   * routed the request hands the response over (Fastify's `reply.hijack()`),
+   * so that it neither answers nor ends it itself. Until then an error is
+   * still answered as JSON by the exception filter.
+   */
+  takeOver?: () => void;
 }
 
 /** How long a client that was cut off gets to read its final event before the socket is destroyed. */
@@ -52,7 +59,7 @@ export class SseStream {
   laggingSince: number | undefined;
 
   constructor(
-    readonly res: Response,
+    readonly res: ServerResponse,
     private readonly options: SseStreamOptions,
   ) {
     // From the start, not from open(): a client may leave while the stream is still being set up.
@@ -89,7 +96,8 @@ export class SseStream {
     if (this.opened || this.closed) return;
     if (this.res.destroyed) return this.release();
     this.opened = true;
-    this.res.status(200);
+    this.options.takeOver?.();
+    this.res.statusCode = 200;
     this.res.setHeader('content-type', 'text/event-stream; charset=utf-8');
     this.res.setHeader('cache-control', 'no-cache, no-transform');
     this.res.setHeader('x-accel-buffering', 'no');

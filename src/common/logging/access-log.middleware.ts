@@ -1,5 +1,5 @@
 import type { LogLevel } from '@nestjs/common';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AppLogger } from './app-logger';
 import { redactUrl } from './redact';
@@ -107,11 +107,24 @@ export function createAccessLogMiddleware(options: AccessLogOptions): AccessLogM
 /** Marks the counting wrappers, so that a prototype inheriting them (a mounted Express sub-app's) is not wrapped again. */
 const COUNTING = Symbol('accessLogCounting');
 
+/** Marks a response prototype that belongs to one server (see {@link appResponseClass}). */
+const APP_RESPONSE = Symbol('appResponse');
+
 /**
- * Makes `res.write`/`res.end` count body bytes. Express gives each app its
- * own response prototype (`app.response`, set on every response, with an
- * own `app`): the counting methods go there once, so a request only stores
- * its state. Setting them on each response instead cost ~10% of a cheap
+ * A ServerResponse class of one server's own (`http.createServer({ ServerResponse })`):
+ * the access log may put its counting methods on its prototype (see countBytesOf).
+ */
+export function appResponseClass(): typeof ServerResponse {
+  class AppServerResponse extends ServerResponse {}
+  Object.defineProperty(AppServerResponse.prototype, APP_RESPONSE, { value: true });
+  return AppServerResponse as typeof ServerResponse;
+}
+
+/**
+ * Makes `res.write`/`res.end` count body bytes. The app's server makes its
+ * responses from a class of its own ({@link appResponseClass}; Express
+ * gives each app its own prototype too, `app.response`, with an own `app`):
+ * the counting methods go there once, so a request only stores its state. Setting them on each response instead cost ~10% of a cheap
  * GET's CPU (two own properties per response, measured on bare Express).
  * Any other response (a plain `http.ServerResponse`: patching a shared
  * prototype would touch every server in the process) gets them per instance.
@@ -119,7 +132,7 @@ const COUNTING = Symbol('accessLogCounting');
 function countBytesOf(res: ServerResponse): void {
   const proto = Object.getPrototypeOf(res) as ServerResponse;
   if ((proto.write as { [COUNTING]?: true })[COUNTING]) return;
-  const target = Object.hasOwn(proto, 'app') ? proto : res;
+  const target = Object.hasOwn(proto, APP_RESPONSE) || Object.hasOwn(proto, 'app') ? proto : res;
   target.write = countingWrite(proto.write);
   target.end = countingEnd(proto.end);
 }

@@ -1,5 +1,6 @@
 import { ConsoleLogger, Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { AppLogger, CaptureDestination, REDACT_PATHS } from './app-logger';
 import { REDACTED, SecretRegistry } from './secret-registry';
 
@@ -156,7 +157,7 @@ describe('AppLogger', () => {
     logger.registerSecret('startup-canary-3');
     @Module({})
     class EmptyModule {}
-    const app = await NestFactory.create(EmptyModule, { logger, bufferLogs: true, abortOnError: false });
+    const app = await NestFactory.create(EmptyModule, new FastifyAdapter(), { logger, bufferLogs: true, abortOnError: false });
     app.useLogger(logger);
     await app.init(); // flushes the lines buffered during creation
     new Logger('Bootstrap').log('listening; bootstrap key startup-canary-3');
