@@ -8,6 +8,7 @@ import { ApiKeys } from './auth/api-keys.service';
 import { GENERATED_KEY_SHAPE } from './auth/auth.constants';
 import { authMiddleware } from './auth/auth.middleware';
 import { RateLimiter } from './auth/rate-limiter';
+import { ApiError } from './common/errors/api-error';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { isApiPath } from './common/http/api-path';
 import { corsMiddleware } from './common/http/cors.middleware';
@@ -15,7 +16,7 @@ import { hostCheckMiddleware } from './common/http/host-check.middleware';
 import { hardenHttpServer } from './common/http/http-server';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
 import { methodNotAllowedMiddleware } from './common/http/method-not-allowed.middleware';
-import { type Middleware, middlewareChain, pathOf, type PipelineRequest } from './common/http/middleware-chain';
+import { type Middleware, middlewareChain, type PipelineRequest, routedPathOf } from './common/http/middleware-chain';
 import { securityHeaders } from './common/http/security-headers';
 import { AllowListFastifyAdapter } from './common/serialization/allow-list-fastify.adapter';
 import { appResponseClass, createAccessLogMiddleware } from './common/logging/access-log.middleware';
@@ -101,6 +102,7 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig, log
     ...(logger instanceof AppLogger ? [createAccessLogMiddleware({ logger })] : []),
     securityHeaders(),
     hostCheckMiddleware(config.http.allowedHosts),
+    refuseUnroutableTargets(),
     corsMiddleware(config.http.corsOrigins),
     authMiddleware(app.get(ApiKeys), {
       disabled: config.auth.disabled,
@@ -110,9 +112,10 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig, log
     apiOnly([(req, res, next) => methodNotAllowed(req, res, next), jsonBodyMiddleware()]),
   ]);
   PIPELINES.set(fastify, pipeline);
+  // onRequest runs once the router has matched (or not): the stages see the route it chose.
   fastify.addHook('onRequest', (request, reply, done) => {
     const req = request.raw as PipelineRequest;
-    req.path = pathOf(req.url ?? '/');
+    prepare(req, request.routeOptions.url);
     let settled = false;
     pipeline(req, reply.raw, (err) => {
       settled = true;
@@ -142,7 +145,29 @@ const FRAMEWORK_ERROR_FILTER = new AllExceptionsFilter();
 function answerFrameworkError(error: Error, request: FastifyRequest, reply: FastifyReply): void {
   const pipeline = PIPELINES.get(request.server);
   const req = request.raw as PipelineRequest;
-  req.path = pathOf(req.url ?? '/');
+  prepare(req, undefined);
   if (!pipeline) return FRAMEWORK_ERROR_FILTER.answer(reply, error);
   pipeline(req, reply.raw, (err) => FRAMEWORK_ERROR_FILTER.answer(reply, err ?? error));
+}
+
+/** Only POST, PUT and PATCH bodies are read (json-body.middleware.ts). */
+const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
+
+/** What the stages decide on: the router's path (null for a target it cannot route) and the route it matched. */
+function prepare(req: PipelineRequest, route: string | undefined): void {
+  req.path = routedPathOf(req.url ?? '') ?? UNROUTABLE;
+  req.route = route;
+  // A DELETE's or an OPTIONS' body is never read, so its Content-Type means nothing: Fastify would still
+  // check it, and refuse one it cannot parse with a 415 (Express never looked).
+  if (!METHODS_WITH_BODY.has(req.method ?? '')) delete req.headers['content-type'];
+}
+
+/** The path of a target the router cannot route (absolute-form, undecodable): matches no check, refused after the host check. */
+const UNROUTABLE = '';
+
+function refuseUnroutableTargets(): Middleware {
+  return (req, _res, next) => {
+    if (req.path !== UNROUTABLE) return next();
+    next(new ApiError(400, 'validation_failed', 'The request target must be a path (origin-form) with valid percent-encoding'));
+  };
 }

@@ -143,13 +143,13 @@ describe('answers outside the routes are JSON in the one error shape, with secur
   });
 
   // The router fails on these before any hook runs (Fastify's frameworkErrors): they still pass the
-  // pipeline (request id, key check …) and are answered in our shape, never with the router's text.
+  // pipeline (request id, access line, security headers …) and are answered in our shape, never with the router's text.
   it('a path the router cannot decode, or with a path id past the router\'s own limit: the pipeline runs, then our 400, never the URL echoed', async () => {
     const withKey = (target: string, key?: string) =>
       `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${key ? `Authorization: Bearer ${key}\r\n` : ''}Connection: close\r\n\r\n`;
     const long = `/api/runtimes/${'q'.repeat(3000)}`;
     const cases: Array<[string, string | undefined, number, string]> = [
-      ['/api/runtimes/%zz', undefined, 401, 'unauthorized'],
+      ['/api/runtimes/%zz', undefined, 400, 'validation_failed'],
       ['/api/runtimes/%zz', t.adminKey, 400, 'validation_failed'],
       ['/api/runtimes/%E0%A4%A', t.adminKey, 400, 'validation_failed'],
       [long, t.adminKey, 400, 'invalid_identifier'],
@@ -432,5 +432,84 @@ describe('the built server under hostile connections (child process)', () => {
     expect(maxLatency).toBeLessThan(LATENCY_MS);
     expect(rssMax - rssBefore).toBeLessThan(RSS_GROWTH_MIB);
     expect(closedByServer).toBe(SOCKETS);
+  });
+});
+
+describe('every check decides on the path the router routes, however the target is spelled (raw TCP)', () => {
+  let t: TestApp;
+  let port: number;
+  let readKey: string;
+  let writeKey: string;
+  beforeAll(async () => {
+    t = await startTestApp({ RUNTIME_STORE_URL: 'memory:', RATE_LIMIT_PER_MINUTE: '100' });
+    port = Number(new URL(await t.listen()).port);
+    readKey = (await t.post('/api/keys', { name: 'reader', scopes: ['read'] })).body.secret;
+    writeKey = (await t.post('/api/keys', { name: 'writer', scopes: ['write'] })).body.secret;
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const send = async (method: string, target: string, key?: string, body?: string) => {
+    const head =
+      `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${key ? `Authorization: Bearer ${key}\r\n` : ''}` +
+      `${body !== undefined ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` : ''}Connection: close\r\n\r\n`;
+    const { responses } = parseResponses((await rawExchange(port, head + (body ?? ''))).text);
+    expect(responses).toHaveLength(1);
+    return responses[0];
+  };
+
+  it('a percent-encoded or fragment-suffixed spelling of a keyed route still needs the key and its scope', async () => {
+    for (const target of ['/%61pi/runtimes', '/api/%72untimes', '/api/runtimes#', '/api/keys#', '/api/%6beys']) {
+      expectJsonError(await send('GET', target), 401, 'unauthorized');
+    }
+    for (const target of ['/api/%6beys', '/api/keys#', '/%61pi/keys']) {
+      expectJsonError(await send('GET', target, readKey), 403, 'forbidden');
+      expectJsonError(await send('POST', target, writeKey, JSON.stringify({ name: 'x', scopes: ['admin'] })), 403, 'forbidden');
+    }
+    // The same spellings with the right key reach the route (they are not simply refused).
+    expect((await send('GET', '/%61pi/runtimes', readKey)).status).toBe(200);
+    expect((await send('GET', '/api/%6beys', t.adminKey)).status).toBe(200);
+    const keys = (await t.get('/api/keys')).body.items.map((k: { name: string }) => k.name).sort();
+    expect(keys).toEqual(['reader', 'writer']);
+  });
+
+  it('an absolute-form target is refused with 400 before the key is looked at, for every method', async () => {
+    const worker = await t.post(`/api/runtimes/embedded-worker-runtime/workers`, { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted' } });
+    const url = `/api/runtimes/embedded-worker-runtime/workers/${worker.body.worker.worker_id}`;
+    for (const [method, target] of [
+      ['GET', 'http://x/api/runtimes'],
+      ['GET', 'HTTPS://127.0.0.1/api/keys'],
+      ['POST', `http://x${url}/stop`],
+      ['DELETE', `http://x${url}`],
+      ['GET', `http://x${url}`],
+    ]) {
+      const r = await send(method, target);
+      expectJsonError(r, 400, 'validation_failed');
+      expect(r.headers['x-request-id']).toBeDefined();
+      expect(r.body).not.toContain('http://x');
+    }
+    expect((await t.get(url)).body.state).toBe('running');
+  });
+
+  it('no spelling gets past the rate limit', async () => {
+    const limited = await startTestApp({ RUNTIME_STORE_URL: 'memory:', RATE_LIMIT_PER_MINUTE: '3' });
+    try {
+      const p = Number(new URL(await limited.listen()).port);
+      const get = async (target: string) =>
+        parseResponses((await rawExchange(p, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${limited.adminKey}\r\nConnection: close\r\n\r\n`)).text).responses[0].status;
+      const statuses = [];
+      for (const target of ['/api/runtimes', '/api/runtimes', '/api/runtimes', 'http://x/api/runtimes', '/%61pi/runtimes', '/api/runtimes#', '/api/runtimes']) statuses.push(await get(target));
+      expect(statuses).toEqual([200, 200, 200, 400, 429, 429, 429]);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('a DELETE\'s Content-Type is ignored, as its body is (never a 415)', async () => {
+    const head = `DELETE /api/keys/key-none HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\nContent-Type: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
+    const r = parseResponses((await rawExchange(port, head)).text).responses[0];
+    expect(r.status).not.toBe(415);
+    expect(r.status).toBe(404);
   });
 });

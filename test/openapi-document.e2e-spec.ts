@@ -357,6 +357,9 @@ describe('OpenAPI document', () => {
     const notModified = await t.get('/api/workers', { 'if-none-match': String(list.headers.etag) });
     expect([notModified.status, notModified.text]).toEqual([304, '']);
     expect(notModified.headers.etag).toBe(list.headers.etag);
+    // …unless the request asks for a fresh answer (what fetch() sends with its own If-None-Match).
+    const forced = await t.get('/api/workers', { 'if-none-match': String(list.headers.etag), 'cache-control': 'no-cache' });
+    expect([forced.status, forced.text]).toEqual([200, list.text]);
     expect((await t.raw('PUT', '/api/workers', '{}', 'application/json')).headers.allow).toBe('GET, HEAD');
     expect((await t.get('/api/workers', { authorization: '' })).headers['www-authenticate']).toMatch(/^Bearer/);
     const created = await t.post(`${EMBEDDED}/workers`, { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted' } }, { 'idempotency-key': 'doc-headers-1' });

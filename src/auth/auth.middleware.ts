@@ -36,7 +36,10 @@ function unauthorized(message: string): ApiError {
  */
 export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rateLimit: { limiter: RateLimiter; perMinute: number } | null }): Middleware {
   return (req, res, next) => {
-    if (isPublic(req.path)) return next();
+    // The route the router matched, when it matched one: the key is checked for where the request goes,
+    // whatever its spelling (the path is the router's own too, see routedPathOf; this holds if they ever differ).
+    const target = req.route ?? req.path;
+    if (isPublic(target)) return next();
     if (options.disabled) {
       req.auth = { keyId: ANONYMOUS_KEY_ID, scopes: ['admin'] };
       return next();
@@ -55,9 +58,9 @@ export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rate
             return next(new ApiError(429, 'rate_limited', `This key may make ${perMinute} requests per minute`, { headers: { 'Retry-After': String(decision.retryAfterSeconds) } }));
           }
         }
-        if (!grants(principal, scopeFor(req.method ?? '', req.path))) {
+        if (!grants(principal, scopeFor(req.method ?? '', target))) {
           res.setHeader('Connection', 'close');
-          return next(new ApiError(403, 'forbidden', `This key lacks the ${scopeFor(req.method ?? '', req.path)} scope`));
+          return next(new ApiError(403, 'forbidden', `This key lacks the ${scopeFor(req.method ?? '', target)} scope`));
         }
         req.auth = principal;
         next();

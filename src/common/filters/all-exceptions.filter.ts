@@ -8,7 +8,8 @@ import { sendJson } from '../serialization/allow-list-fastify.adapter';
 const FRAMEWORK_ERRORS: Record<number, { code: ApiErrorCode; message: string }> = {
   400: { code: 'validation_failed', message: 'Request validation failed' },
   401: { code: 'unauthorized', message: 'A valid API key is required (Authorization: Bearer <key>)' },
-  403: { code: 'forbidden', message: 'The API key may not do this' },
+  // Our own 403s (scope, origin) are ApiErrors with their reason; this one comes from the framework (a static file path it refuses).
+  403: { code: 'forbidden', message: 'This request is not allowed' },
   404: { code: 'not_found', message: 'No route matches this method and path' },
   405: { code: 'method_not_allowed', message: 'Method not allowed on this route' },
   413: { code: 'payload_too_large', message: 'Request body exceeds 1 MiB' },

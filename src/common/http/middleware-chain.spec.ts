@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Middleware, middlewareChain, pathOf, type PipelineRequest } from './middleware-chain';
+import { type Middleware, middlewareChain, type PipelineRequest, routedPathOf } from './middleware-chain';
 
 /** A plain Node server running the chain, then a route answering what the stages saw; errors are 418. */
 async function serve(chain: Middleware): Promise<{ get: (path: string) => Promise<{ status: number; body: string }>; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const r = req as PipelineRequest;
-    r.path = pathOf(req.url ?? '/');
+    r.path = routedPathOf(req.url ?? '/') ?? '';
     chain(r, res, (err) => {
       res.setHeader('content-type', 'application/json');
       if (err) {
@@ -85,7 +85,24 @@ describe('middlewareChain', () => {
     }
   });
 
-  it('matches on the path without the query', () => {
-    expect([pathOf('/api/x?y=1'), pathOf('/api/x'), pathOf('*'), pathOf('/?')]).toEqual(['/api/x', '/api/x', '*', '/']);
+  it('decides on the path the router matches: decoded as the router decodes, without query or fragment; no other form', () => {
+    const cases: Array<[string, string | null]> = [
+      ['/api/x?y=1', '/api/x'],
+      ['/api/x', '/api/x'],
+      ['/?', '/'],
+      ['*', '*'],
+      ['/%61pi/keys', '/api/keys'],
+      ['/api/%6beys', '/api/keys'],
+      ['/api/keys#', '/api/keys'],
+      ['/api/keys#x?y', '/api/keys'],
+      ['/api/keys%2Fx', '/api/keys%2Fx'], // reserved characters stay encoded, as for the router
+      ['/api/runtimes/%zz', null],
+      ['http://x/api/keys', null],
+      ['HTTP://x/api/keys', null],
+      ['*api/keys', null],
+      ['api/keys', null],
+      ['', null],
+    ];
+    expect(cases.map(([url]) => [url, routedPathOf(url)])).toEqual(cases);
   });
 });

@@ -1,3 +1,4 @@
+import { safeDecodeURI } from 'find-my-way/lib/url-sanitizer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../../auth/api-keys.service';
 
@@ -8,8 +9,10 @@ import type { Principal } from '../../auth/api-keys.service';
  * routing and before any body is read.
  */
 export interface PipelineRequest extends IncomingMessage {
-  /** The URL's path, without the query: what the stages match on. Set before the first stage. */
+  /** The path the router matches (see {@link routedPathOf}): what the stages decide on. Set before the first stage. */
   path: string;
+  /** The route the router matched (`/api/keys/:key_id`), undefined when none did: auth decides on it first. */
+  route?: string;
   /** Set by requestIdMiddleware. */
   id?: string;
   /** Set by authMiddleware for /api routes. */
@@ -23,10 +26,25 @@ export type NextFunction = (err?: unknown) => void;
 /** One stage: calls `next()` to go on, `next(err)` to answer with that error, or ends `res` itself. */
 export type Middleware = (req: PipelineRequest, res: ServerResponse, next: NextFunction) => unknown;
 
-/** The path of a request target (`/a/b?c` → `/a/b`); `*` and absolute forms pass as they are. */
-export function pathOf(url: string): string {
-  const query = url.indexOf('?');
-  return query < 0 ? url : url.slice(0, query);
+/**
+ * The path the router matches for a request target, or null when the
+ * target is not one the stages may decide on: a check keyed on a path must
+ * see exactly what routing sees, or `/%61pi/keys` (the router decodes it to
+ * `/api/keys`), `http://x/api/keys` (it strips the authority) or
+ * `/api/keys#` would pass `/api/…` checks and still reach the route. So it
+ * is the router's own sanitiser (find-my-way's, the version Fastify uses):
+ * the path before `?` or `#`, percent-decoded but for reserved characters.
+ * An absolute-form or undecodable target is null and is refused (400);
+ * `*` (OPTIONS *) stays `*`.
+ */
+export function routedPathOf(url: string): string | null {
+  if (url === '*') return url;
+  if (url.charCodeAt(0) !== 47) return null; // not origin-form: absolute-form, or nonsense
+  try {
+    return safeDecodeURI(url, false).path;
+  } catch {
+    return null;
+  }
 }
 
 /**
