@@ -109,7 +109,7 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig, log
       rateLimit: config.auth.rateLimitPerMinute === null ? null : { limiter: new RateLimiter(config.auth.rateLimitPerMinute), perMinute: config.auth.rateLimitPerMinute },
     }),
     // Outside /api (the explorer, unknown paths) the router answers: its not-found handler is Nest's, a JSON 404.
-    apiOnly([(req, res, next) => methodNotAllowed(req, res, next), jsonBodyMiddleware()]),
+    apiOnly([(req, res, next) => methodNotAllowed(req, res, next), routedOnly(jsonBodyMiddleware())]),
   ]);
   PIPELINES.set(fastify, pipeline);
   // onRequest runs once the router has matched (or not): the stages see the route it chose.
@@ -160,6 +160,11 @@ function prepare(req: PipelineRequest, route: string | undefined): void {
   // A DELETE's or an OPTIONS' body is never read, so its Content-Type means nothing: Fastify would still
   // check it, and refuse one it cannot parse with a 415 (Express never looked).
   if (!METHODS_WITH_BODY.has(req.method ?? '')) delete req.headers['content-type'];
+}
+
+/** A stage for requests the router matched to a route: no body is read for one that will be a 404. */
+function routedOnly(stage: Middleware): Middleware {
+  return (req, res, next) => (req.route === undefined ? next() : stage(req, res, next));
 }
 
 /** The path of a target the router cannot route (absolute-form, undecodable): matches no check, refused after the host check. */

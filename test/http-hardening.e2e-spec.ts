@@ -443,8 +443,8 @@ describe('every check decides on the path the router routes, however the target 
   beforeAll(async () => {
     t = await startTestApp({ RUNTIME_STORE_URL: 'memory:', RATE_LIMIT_PER_MINUTE: '100' });
     port = Number(new URL(await t.listen()).port);
-    readKey = (await t.post('/api/keys', { name: 'reader', scopes: ['read'] })).body.secret;
-    writeKey = (await t.post('/api/keys', { name: 'writer', scopes: ['write'] })).body.secret;
+    readKey = ((await t.post('/api/keys', { name: 'reader', scopes: ['read'] })).body as { secret: string }).secret;
+    writeKey = ((await t.post('/api/keys', { name: 'writer', scopes: ['write'] })).body as { secret: string }).secret;
   });
   afterAll(async () => {
     await t.close();
@@ -459,25 +459,28 @@ describe('every check decides on the path the router routes, however the target 
     return responses[0];
   };
 
-  it('a percent-encoded or fragment-suffixed spelling of a keyed route still needs the key and its scope', async () => {
-    for (const target of ['/%61pi/runtimes', '/api/%72untimes', '/api/runtimes#', '/api/keys#', '/api/%6beys']) {
+  it('a percent-encoded or slash-suffixed spelling of a keyed route still needs the key and its scope', async () => {
+    for (const target of ['/%61pi/runtimes', '/api/%72untimes', '/api/runtimes/', '/api/keys/', '/api/%6beys', '/api/%4Beys']) {
       expectJsonError(await send('GET', target), 401, 'unauthorized');
     }
-    for (const target of ['/api/%6beys', '/api/keys#', '/%61pi/keys']) {
+    for (const target of ['/api/%6beys', '/api/keys/', '/%61pi/keys']) {
       expectJsonError(await send('GET', target, readKey), 403, 'forbidden');
       expectJsonError(await send('POST', target, writeKey, JSON.stringify({ name: 'x', scopes: ['admin'] })), 403, 'forbidden');
     }
     // The same spellings with the right key reach the route (they are not simply refused).
     expect((await send('GET', '/%61pi/runtimes', readKey)).status).toBe(200);
     expect((await send('GET', '/api/%6beys', t.adminKey)).status).toBe(200);
-    const keys = (await t.get('/api/keys')).body.items.map((k: { name: string }) => k.name).sort();
+    const keys = ((await t.get('/api/keys')).body as { items: Array<{ name: string }> }).items.map((k) => k.name).sort();
     expect(keys).toEqual(['reader', 'writer']);
   });
 
-  it('an absolute-form target is refused with 400 before the key is looked at, for every method', async () => {
+  it('an absolute-form target, or one with a fragment, is refused with 400 before the key is looked at, for every method', async () => {
     const worker = await t.post(`/api/runtimes/embedded-worker-runtime/workers`, { intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted' } });
-    const url = `/api/runtimes/embedded-worker-runtime/workers/${worker.body.worker.worker_id}`;
+    const url = `/api/runtimes/embedded-worker-runtime/workers/${(worker.body as { worker: { worker_id: string } }).worker.worker_id}`;
     for (const [method, target] of [
+      ['GET', '/api/keys#'],
+      ['GET', '/api/workers#limit=1'],
+      ['POST', `${url}/stop#`],
       ['GET', 'http://x/api/runtimes'],
       ['GET', 'HTTPS://127.0.0.1/api/keys'],
       ['POST', `http://x${url}/stop`],
@@ -489,7 +492,7 @@ describe('every check decides on the path the router routes, however the target 
       expect(r.headers['x-request-id']).toBeDefined();
       expect(r.body).not.toContain('http://x');
     }
-    expect((await t.get(url)).body.state).toBe('running');
+    expect((await t.get(url)).body).toMatchObject({ state: 'running' });
   });
 
   it('no spelling gets past the rate limit', async () => {
@@ -499,8 +502,8 @@ describe('every check decides on the path the router routes, however the target 
       const get = async (target: string) =>
         parseResponses((await rawExchange(p, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${limited.adminKey}\r\nConnection: close\r\n\r\n`)).text).responses[0].status;
       const statuses = [];
-      for (const target of ['/api/runtimes', '/api/runtimes', '/api/runtimes', 'http://x/api/runtimes', '/%61pi/runtimes', '/api/runtimes#', '/api/runtimes']) statuses.push(await get(target));
-      expect(statuses).toEqual([200, 200, 200, 400, 429, 429, 429]);
+      for (const target of ['/api/runtimes', '/api/runtimes', '/api/runtimes', 'http://x/api/runtimes', '/%61pi/runtimes', '/api/runtimes/', '/api/runtimes#', '/api/runtimes']) statuses.push(await get(target));
+      expect(statuses).toEqual([200, 200, 200, 400, 429, 429, 400, 429]);
     } finally {
       await limited.close();
     }
@@ -511,5 +514,37 @@ describe('every check decides on the path the router routes, however the target 
     const r = parseResponses((await rawExchange(port, head)).text).responses[0];
     expect(r.status).not.toBe(415);
     expect(r.status).toBe(404);
+  });
+
+  it('no body is read for a path under /api that no route matches, and no key means 401 there', async () => {
+    for (const [method, target] of [
+      ['POST', '/api'],
+      ['PUT', '/api'],
+      ['POST', '/api/health/x'],
+      ['PATCH', '/api/health/ready/x'],
+      ['POST', '/%61pi'],
+    ]) {
+      expectJsonError(await send(method, target, undefined, '{bad'), 401, 'unauthorized');
+      // With a key: the router's answer (404, or 405 for a known path), never the body's 400.
+      expect([404, 405]).toContain((await send(method, target, t.adminKey, '{bad')).status);
+    }
+    expect((await send('GET', '/api/health/')).status).toBe(200);
+  });
+
+  it('an Idempotency-Key is scoped to the resource, however its path is spelled: a retry with a trailing slash is a replay', async () => {
+    const body = JSON.stringify({ intent: { kind: 'workspace_companion' }, acceptance: { kind: 'run_accepted' } });
+    const post = async (target: string) => {
+      const head =
+        `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\nIdempotency-Key: spelled-1\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+      return parseResponses((await rawExchange(port, head + body)).text).responses[0];
+    };
+    const first = await post('/api/runtimes/embedded-worker-runtime/workers');
+    const again = await post('/api/runtimes/embedded-worker-runtime/workers/');
+    const escaped = await post('/api/runtimes/embedded-worker-runtime/%77orkers');
+    expect([first.status, again.status, escaped.status]).toEqual([201, 201, 201]);
+    expect([again.headers['idempotency-replayed'], escaped.headers['idempotency-replayed']]).toEqual(['true', 'true']);
+    expect(again.body).toBe(first.body);
+    expect(escaped.body).toBe(first.body);
   });
 });

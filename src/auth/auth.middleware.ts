@@ -1,3 +1,4 @@
+import { isApiPath } from '../common/http/api-path';
 import type { Middleware, PipelineRequest } from '../common/http/middleware-chain';
 import { ApiError } from '../common/errors/api-error';
 import type { ApiKeys, Principal } from './api-keys.service';
@@ -7,9 +8,15 @@ import type { RateLimiter } from './rate-limiter';
 /** A request past authMiddleware: `auth` is set on every /api route but health. */
 export type AuthenticatedRequest = Pick<PipelineRequest, 'auth'>;
 
-/** Routes anyone may call: health (liveness and readiness) and everything outside /api (the explorer). */
-function isPublic(path: string): boolean {
-  return !path.startsWith('/api/') || path === '/api/health' || path.startsWith('/api/health/');
+/**
+ * What anyone may call: the health routes, and everything outside /api (the
+ * explorer). Decided on the matched route when there is one; a path under
+ * /api that matches no route (`/api`, `/api/health/x`) needs a key too, so
+ * an anonymous client learns nothing of it and no body is read for it.
+ */
+function isPublic(route: string | undefined, path: string): boolean {
+  if (route !== undefined) return !isApiPath(route) || route === '/api/health' || route.startsWith('/api/health/');
+  return !isApiPath(path);
 }
 
 /** SPEC §11: read for GET, write for create/input/cancel/stop, admin for delete and keys. */
@@ -39,7 +46,7 @@ export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rate
     // The route the router matched, when it matched one: the key is checked for where the request goes,
     // whatever its spelling (the path is the router's own too, see routedPathOf; this holds if they ever differ).
     const target = req.route ?? req.path;
-    if (isPublic(target)) return next();
+    if (isPublic(req.route, req.path)) return next();
     if (options.disabled) {
       req.auth = { keyId: ANONYMOUS_KEY_ID, scopes: ['admin'] };
       return next();

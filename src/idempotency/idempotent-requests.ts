@@ -28,8 +28,8 @@ export class IdempotentRequests {
       throw ApiError.validationFailed([{ path: 'Idempotency-Key', message: 'must be 1 to 128 characters of A-Z a-z 0-9 _ . : -' }]);
     }
     const raw = req.raw as PipelineRequest;
-    const scope = this.idempotency.scopeOf(raw.auth?.keyId ?? '', req.method, raw.path, key);
     const params = req.params as Record<string, unknown>;
+    const scope = this.idempotency.scopeOf(raw.auth?.keyId ?? '', req.method, canonicalPath(req.routeOptions.url ?? raw.path, params), key);
     const workerId = typeof params.worker_id === 'string' ? params.worker_id : null;
     const start = await this.idempotency.start(scope, req.body, workerId);
     if (start.kind === 'replay') {
@@ -53,4 +53,15 @@ export class IdempotentRequests {
     await this.idempotency.complete(scope, start.token, { status, body, location: typeof location === 'string' ? location : null, workerId: createdId });
     return new StoredJson(body);
   }
+}
+
+/**
+ * The route with its (decoded) parameters in place: one spelling per
+ * resource, whatever the client sent (`…/workers/`, an escaped character in
+ * an id), so that a retry under the same key is a replay and never a second
+ * side effect. For the usual spelling it is the request path itself, as
+ * scopes were before.
+ */
+export function canonicalPath(route: string, params: Record<string, unknown>): string {
+  return route.replace(/:([A-Za-z0-9_]+)/g, (whole, name: string) => (typeof params[name] === 'string' ? (params[name] as string) : whole));
 }

@@ -85,7 +85,7 @@ describe('middlewareChain', () => {
     }
   });
 
-  it('decides on the path the router matches: decoded as the router decodes, without query or fragment; no other form', () => {
+  it('decides on the path the router matches: decoded as the router decodes, without the query; no fragment, no other form', () => {
     const cases: Array<[string, string | null]> = [
       ['/api/x?y=1', '/api/x'],
       ['/api/x', '/api/x'],
@@ -93,8 +93,9 @@ describe('middlewareChain', () => {
       ['*', '*'],
       ['/%61pi/keys', '/api/keys'],
       ['/api/%6beys', '/api/keys'],
-      ['/api/keys#', '/api/keys'],
-      ['/api/keys#x?y', '/api/keys'],
+      ['/api/keys#', null],
+      ['/api/keys#x?y', null],
+      ['/api/keys;x', '/api/keys;x'],
       ['/api/keys%2Fx', '/api/keys%2Fx'], // reserved characters stay encoded, as for the router
       ['/api/runtimes/%zz', null],
       ['http://x/api/keys', null],

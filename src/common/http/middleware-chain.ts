@@ -34,12 +34,16 @@ export type Middleware = (req: PipelineRequest, res: ServerResponse, next: NextF
  * `/api/keys#` would pass `/api/…` checks and still reach the route. So it
  * is the router's own sanitiser (find-my-way's, the version Fastify uses):
  * the path before `?` or `#`, percent-decoded but for reserved characters.
- * An absolute-form or undecodable target is null and is refused (400);
+ * An absolute-form, undecodable or fragment-carrying target is null and is
+ * refused (400). `;` is not a delimiter, as for the router (its
+ * `useSemicolonDelimiter` is left off in app.factory.ts);
  * `*` (OPTIONS *) stays `*`.
  */
 export function routedPathOf(url: string): string | null {
   if (url === '*') return url;
   if (url.charCodeAt(0) !== 47) return null; // not origin-form: absolute-form, or nonsense
+  // A fragment never belongs in a request target; the router would hand what follows `#` to the handler as the query.
+  if (url.includes('#')) return null;
   try {
     return safeDecodeURI(url, false).path;
   } catch {
