@@ -78,7 +78,7 @@ for (const [k, us] of [...byGroup].sort((a, b) => b[1] - a[1]).slice(0, n)) proc
 type Frame = Node['callFrame'];
 const LAYERS: Array<[string, (f: Frame) => boolean]> = [
   ['socket writes (kernel)', (f) => /^(writev|writeBuffer|writeString|writeUtf8String|writeLatin1String)$/.test(f.functionName)],
-  ['ETag', (f) => /\/etag\/|generateETag/.test(f.url + f.functionName)],
+  ['ETag', (f) => /\/etag\/|\/fresh\/|generateETag|weakETag/.test(f.url + f.functionName)],
   ['access log', (f) => /access-log\.middleware|app-logger|sonic-boom|logging\/redact/.test(f.url)],
   ['request id', (f) => /request-id\.middleware/.test(f.url)],
   ['security headers, host check, CORS', (f) => /security-headers|host-check|cors\.middleware/.test(f.url)],
@@ -90,6 +90,7 @@ const LAYERS: Array<[string, (f: Frame) => boolean]> = [
   ['guards, pipes, validation', (f) => /src\/common\/(guards|pipes|validation|dto)|class-validator|class-transformer/.test(f.url)],
   ['Fastify (router, reply)', (f) => /node_modules\/(fastify|find-my-way|fast-querystring|@fastify|@nestjs\/platform-fastify)\//.test(f.url)],
   ['Nest router', (f) => /@nestjs\//.test(f.url)],
+  // The two Express layers match only the bench's Express servers now (handlers-express.ts, the twins).
   ['Express response', (f) => /express\/lib\/response/.test(f.url)],
   ['Express router', (f) => /node_modules\/(router|express|parseurl|path-to-regexp)\//.test(f.url)],
   ['node HTTP, sockets, events', (f) => /_http_|node:net|streams|node:events/.test(f.url)],

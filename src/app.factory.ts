@@ -8,15 +8,15 @@ import { ApiKeys } from './auth/api-keys.service';
 import { GENERATED_KEY_SHAPE } from './auth/auth.constants';
 import { authMiddleware } from './auth/auth.middleware';
 import { RateLimiter } from './auth/rate-limiter';
-import { ApiError } from './common/errors/api-error';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { isApiPath } from './common/http/api-path';
 import { corsMiddleware } from './common/http/cors.middleware';
 import { hostCheckMiddleware } from './common/http/host-check.middleware';
 import { hardenHttpServer } from './common/http/http-server';
-import { jsonBodyMiddleware } from './common/http/json-body.middleware';
+import { jsonBodyMiddleware, METHODS_WITH_BODY } from './common/http/json-body.middleware';
 import { methodNotAllowedMiddleware } from './common/http/method-not-allowed.middleware';
-import { type Middleware, middlewareChain, type PipelineRequest, routedPathOf } from './common/http/middleware-chain';
+import { type Middleware, middlewareChain, only, type PipelineRequest } from './common/http/middleware-chain';
+import { refuseUnroutableTargets, routedPathOf } from './common/http/request-target.middleware';
 import { securityHeaders } from './common/http/security-headers';
 import { AllowListFastifyAdapter } from './common/serialization/allow-list-fastify.adapter';
 import { appResponseClass, createAccessLogMiddleware } from './common/logging/access-log.middleware';
@@ -52,9 +52,11 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     // close() after the graceful drain (shutdown.ts) must not wait on keep-alive or streaming connections.
     forceCloseConnections: true,
     routerOptions: {
+      // `useSemicolonDelimiter` stays unset (off): routedPathOf (request-target.middleware.ts) decodes as
+      // the router does with it off (setting it at the top level only earns a deprecation warning).
       // One spelling per route: `/API/runtimes` must not reach the controllers past every check keyed on `/api/`.
       caseSensitive: true,
-      // `/api/runtimes/` is `/api/runtimes` (as before, under Express).
+      // `/api/runtimes/` is `/api/runtimes`: clients (and test/support/contract.ts) take a trailing slash as the same route.
       ignoreTrailingSlash: true,
       // A path id is checked by the identifier guard (400 invalid_identifier, ≤ 120 characters); the
       // router's own limit (100) would answer a longer one first, with 414. Node refuses a request line
@@ -62,40 +64,43 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       maxParamLength: 16 * 1024,
     },
     // A URL the router cannot decode (`/api/runtimes/%zz`) fails before any hook runs: it still goes
-    // through the pipeline (request id, access line, host check, key …), then is a 400 in our shape.
-    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => answerFrameworkError(error, request, reply),
+    // through the pipeline (request id, access line, headers, host check), then is a 400 in our shape.
+    // The adapter is made before the app, so the pipeline is handed over once configureApp has built it.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => answerFrameworkError(pipeline, error, request, reply),
   });
+  let pipeline: Middleware | undefined;
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger,
     bodyParser: false,
     bufferLogs: true,
   });
   app.useLogger(logger);
-  configureApp(app, config, logger);
+  pipeline = configureApp(app, config, logger);
   return app;
 }
 
 /**
  * The request pipeline, in the order SPEC §11 and §6 decide errors: request
- * id and access log; security headers; host check (403); CORS and
- * preflights; authentication (401), rate limit (429) and scope (403) —
- * before any body is read; then, on /api only, unknown method on a known
- * path (405) and the body (413/415/400); then Nest: path ids (400), query
- * and body validation (400), and the registry's 404/501/404 order.
+ * id and access log; security headers; host check (403); a target the
+ * router cannot route (400); CORS and preflights; authentication (401),
+ * rate limit (429) and scope (403) — before any body is read; then, on
+ * /api only, unknown method on a known path (405) and, for a matched
+ * route, the body (413/415/400); then Nest: path ids (400), query and body
+ * validation (400), and the registry's 404/501/404 order.
  *
  * The stages run in one Fastify `onRequest` hook, on Node's request and
- * response, before routing: one function call per request rather than a
- * router layer (or a middie dispatch) per stage.
+ * response: after the router has matched (so they see the route), before
+ * any body is read or any handler runs. One function call per request
+ * rather than an @fastify/middie dispatch per stage (what Nest's
+ * `app.use()` registers). Returns the pipeline, for the router's own errors.
  */
-export function configureApp(app: NestFastifyApplication, config: AppConfig, logger: LoggerService): void {
+function configureApp(app: NestFastifyApplication, config: AppConfig, logger: LoggerService): Middleware {
   app.setGlobalPrefix('api');
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   hardenHttpServer(fastify.server, config.http);
-  const apiOnly = (stages: Middleware[]): Middleware => {
-    const chain = middlewareChain(stages);
-    return (req, res, next) => (isApiPath(req.path) ? chain(req, res, next) : next());
-  };
-  // The 405 table is read off the OpenAPI document, made below (after this hook: the explorer's routes must come after it).
+  // The 405 table comes from the OpenAPI document that setupOpenApi builds below. That call also registers
+  // the explorer's routes, which must come after this hook so that it runs for them. Until then the stage
+  // passes (no request arrives before listen).
   let methodNotAllowed: Middleware = (_req, _res, next) => next();
   const pipeline = middlewareChain([
     requestIdMiddleware(),
@@ -109,22 +114,32 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig, log
       rateLimit: config.auth.rateLimitPerMinute === null ? null : { limiter: new RateLimiter(config.auth.rateLimitPerMinute), perMinute: config.auth.rateLimitPerMinute },
     }),
     // Outside /api (the explorer, unknown paths) the router answers: its not-found handler is Nest's, a JSON 404.
-    apiOnly([(req, res, next) => methodNotAllowed(req, res, next), routedOnly(jsonBodyMiddleware())]),
+    only(
+      (req) => isApiPath(req.path),
+      middlewareChain([
+        (req, res, next) => methodNotAllowed(req, res, next),
+        // No body is read for a request that will be a 404.
+        only((req) => req.route !== undefined, jsonBodyMiddleware()),
+      ]),
+    ),
   ]);
-  PIPELINES.set(fastify, pipeline);
   // onRequest runs once the router has matched (or not): the stages see the route it chose.
   fastify.addHook('onRequest', (request, reply, done) => {
     const req = request.raw as PipelineRequest;
-    prepare(req, request.routeOptions.url);
+    prepareForPipeline(req, request.routeOptions.url);
     let settled = false;
+    // next(err) → done(err): Fastify hands the error to the error handler Nest installs
+    // (RoutesResolver.registerExceptionHandler), which runs the global AllExceptionsFilter registered below.
     pipeline(req, reply.raw, (err) => {
       settled = true;
       done(err as Error | undefined);
     });
-    // A stage answered by itself (a CORS preflight): the router must not answer as well.
+    // A stage answered by itself (only the CORS preflight does, synchronously): the reply must not answer too.
     if (!settled && reply.raw.writableEnded) reply.hijack();
   });
-  // The body was read and checked by jsonBodyMiddleware, before the router: Fastify's parsers must not read it again.
+  // jsonBodyMiddleware has read and checked the body. Fastify must neither read it again nor refuse a
+  // Content-Type: a catch-all parser hands ours over (Fastify calls it only when there is a body), and
+  // preValidation hands over the `{}` set for an empty one.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', (request, _payload, done) => done(null, (request.raw as PipelineRequest).body));
   fastify.addHook('preValidation', (request, _reply, done) => {
@@ -136,43 +151,28 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig, log
   methodNotAllowed = methodNotAllowedMiddleware(document.paths as Record<string, Record<string, unknown>>);
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
+  return pipeline;
 }
 
-/** Each app's request pipeline, for the errors its router raises before the hook runs. */
-const PIPELINES = new WeakMap<FastifyInstance, Middleware>();
 const FRAMEWORK_ERROR_FILTER = new AllExceptionsFilter();
 
-function answerFrameworkError(error: Error, request: FastifyRequest, reply: FastifyReply): void {
-  const pipeline = PIPELINES.get(request.server);
+/** An error the router raised before any hook ran (see `frameworkErrors` above): through the pipeline, then the filter. */
+function answerFrameworkError(pipeline: Middleware | undefined, error: Error, request: FastifyRequest, reply: FastifyReply): void {
   const req = request.raw as PipelineRequest;
-  prepare(req, undefined);
+  prepareForPipeline(req, undefined);
+  // No pipeline yet: configureApp has not run, so no request can have arrived; answered all the same.
   if (!pipeline) return FRAMEWORK_ERROR_FILTER.answer(reply, error);
   pipeline(req, reply.raw, (err) => FRAMEWORK_ERROR_FILTER.answer(reply, err ?? error));
 }
 
-/** Only POST, PUT and PATCH bodies are read (json-body.middleware.ts). */
-const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
-
-/** What the stages decide on: the router's path (null for a target it cannot route) and the route it matched. */
-function prepare(req: PipelineRequest, route: string | undefined): void {
-  req.path = routedPathOf(req.url ?? '') ?? UNROUTABLE;
+/**
+ * Sets what the stages decide on (the router's path, UNROUTABLE_PATH for a
+ * target it cannot route, and the matched route) and drops the Content-Type
+ * of a request whose body is never read: Fastify would still check it, and
+ * refuse one it cannot parse with a 415, for a body nobody reads.
+ */
+function prepareForPipeline(req: PipelineRequest, route: string | undefined): void {
+  req.path = routedPathOf(req.url ?? '');
   req.route = route;
-  // A DELETE's or an OPTIONS' body is never read, so its Content-Type means nothing: Fastify would still
-  // check it, and refuse one it cannot parse with a 415 (Express never looked).
   if (!METHODS_WITH_BODY.has(req.method ?? '')) delete req.headers['content-type'];
-}
-
-/** A stage for requests the router matched to a route: no body is read for one that will be a 404. */
-function routedOnly(stage: Middleware): Middleware {
-  return (req, res, next) => (req.route === undefined ? next() : stage(req, res, next));
-}
-
-/** The path of a target the router cannot route (absolute-form, undecodable): matches no check, refused after the host check. */
-const UNROUTABLE = '';
-
-function refuseUnroutableTargets(): Middleware {
-  return (req, _res, next) => {
-    if (req.path !== UNROUTABLE) return next();
-    next(new ApiError(400, 'validation_failed', 'The request target must be a path (origin-form) with valid percent-encoding'));
-  };
 }

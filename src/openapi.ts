@@ -181,6 +181,8 @@ function documentResponseHeaders(document: OpenAPIObject): void {
 /** Explorer at /docs, document at /docs-json (SPEC §8). */
 export function setupOpenApi(app: INestApplication): OpenAPIObject {
   const document = buildOpenApiDocument(app);
+  // On Fastify, SwaggerModule serves the explorer's assets through @fastify/static: a runtime
+  // dependency for that reason, though nothing imports it (external in scripts/build.mjs).
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
     yamlDocumentUrl: 'docs-yaml',

@@ -3,9 +3,9 @@ import { productHandlers } from './product-handlers';
 import { reportReady } from './ready';
 
 /**
- * The ceiling of the per-route comparison on Express (issue 16): the
- * product's own handlers (product-handlers.ts) on a bare Express 5 app,
- * answering with `res.json` as the app's adapter does. Reports
+ * The product's own handlers (product-handlers.ts) on a bare Express 5 app:
+ * the HTTP-layer comparison in routes.ts (what the route's work costs on
+ * Express, which the app ran on until issue 16). Reports
  * `{ port, workers, transcripts }` like app-server.ts (its own ids).
  */
 async function main(): Promise<void> {

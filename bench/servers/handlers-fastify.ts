@@ -3,9 +3,9 @@ import { productHandlers } from './product-handlers';
 import { reportReady } from './ready';
 
 /**
- * The product's own handlers (product-handlers.ts) on a bare Fastify 5 app:
- * what the route's work costs on another HTTP layer than Express (issue 16's
- * HTTP-layer comparison in routes.ts). Same JSON bytes as the app. Reports
+ * The ceiling of the per-route comparison (issue 16): the product's own
+ * handlers (product-handlers.ts) on a bare Fastify 5 app, the app's own
+ * HTTP layer, without the pipeline. Same JSON bytes as the app. Reports
  * `{ port, workers, transcripts }` like app-server.ts (its own ids).
  */
 async function main(): Promise<void> {

@@ -24,8 +24,9 @@ export interface ProductHandler {
 }
 
 /**
- * The bench's routes as the product's own handlers, for the ceiling servers
- * (handlers-express.ts, handlers-fastify.ts; issue 16): the very controller
+ * The bench's routes as the product's own handlers, for the ceiling
+ * (handlers-fastify.ts) and the HTTP-layer comparison (handlers-express.ts;
+ * issue 16): the very controller
  * methods the app runs — store read, mapper — and its allow-list
  * serialisation, without the request pipeline around them (no request id,
  * access log, security headers, host check, CORS, key check, rate limit,

@@ -1,12 +1,10 @@
 import { isApiPath } from '../common/http/api-path';
-import type { Middleware, PipelineRequest } from '../common/http/middleware-chain';
+import type { Middleware } from '../common/http/middleware-chain';
 import { ApiError } from '../common/errors/api-error';
 import type { ApiKeys, Principal } from './api-keys.service';
 import { ANONYMOUS_KEY_ID, type Scope, SCOPES } from './auth.constants';
 import type { RateLimiter } from './rate-limiter';
 
-/** A request past authMiddleware: `auth` is set on every /api route but health. */
-export type AuthenticatedRequest = Pick<PipelineRequest, 'auth'>;
 
 /**
  * What anyone may call: the health routes, and everything outside /api (the
@@ -43,9 +41,6 @@ function unauthorized(message: string): ApiError {
  */
 export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rateLimit: { limiter: RateLimiter; perMinute: number } | null }): Middleware {
   return (req, res, next) => {
-    // The route the router matched, when it matched one: the key is checked for where the request goes,
-    // whatever its spelling (the path is the router's own too, see routedPathOf; this holds if they ever differ).
-    const target = req.route ?? req.path;
     if (isPublic(req.route, req.path)) return next();
     if (options.disabled) {
       req.auth = { keyId: ANONYMOUS_KEY_ID, scopes: ['admin'] };
@@ -65,9 +60,11 @@ export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rate
             return next(new ApiError(429, 'rate_limited', `This key may make ${perMinute} requests per minute`, { headers: { 'Retry-After': String(decision.retryAfterSeconds) } }));
           }
         }
-        if (!grants(principal, scopeFor(req.method ?? '', target))) {
+        // By the matched route when there is one (where the request goes, however it is spelled), else the router's path.
+        const needed = scopeFor(req.method ?? '', req.route ?? req.path);
+        if (!grants(principal, needed)) {
           res.setHeader('Connection', 'close');
-          return next(new ApiError(403, 'forbidden', `This key lacks the ${scopeFor(req.method ?? '', target)} scope`));
+          return next(new ApiError(403, 'forbidden', `This key lacks the ${needed} scope`));
         }
         req.auth = principal;
         next();

@@ -59,8 +59,7 @@ export class IdempotentRequests {
  * The route with its (decoded) parameters in place: one spelling per
  * resource, whatever the client sent (`…/workers/`, an escaped character in
  * an id), so that a retry under the same key is a replay and never a second
- * side effect. For the usual spelling it is the request path itself, as
- * scopes were before.
+ * side effect. For the usual spelling it is the request path itself.
  */
 export function canonicalPath(route: string, params: Record<string, unknown>): string {
   return route.replace(/:([A-Za-z0-9_]+)/g, (whole, name: string) => (typeof params[name] === 'string' ? (params[name] as string) : whole));

@@ -2,7 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpSta
 import type { FastifyReply } from 'fastify';
 import { RuntimeSourceError } from '../../runtimes/runtime-source.errors';
 import { ApiError, type ApiErrorCode, type ErrorBody } from '../errors/api-error';
-import { sendJson } from '../serialization/allow-list-fastify.adapter';
+import { sendJson } from '../serialization/send-json';
 
 /** Codes and fixed messages for HttpExceptions raised outside our code (Nest, Fastify, guards). */
 const FRAMEWORK_ERRORS: Record<number, { code: ApiErrorCode; message: string }> = {
@@ -52,9 +52,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   toResponse(exception: unknown): { body: ErrorBody; headers: Record<string, string> } {
     if (exception instanceof ApiError) return { body: exception.body, headers: exception.headers };
-    const framework = frameworkStatusOf(exception);
-    if (framework !== undefined) {
-      const status = framework;
+    const status = frameworkStatusOf(exception);
+    if (status !== undefined) {
       const known = FRAMEWORK_ERRORS[status] ?? (status < 500 ? FRAMEWORK_ERRORS[400] : undefined);
       if (known) return { body: { statusCode: status, error: known.code, message: known.message, diagnostics: [] }, headers: {} };
     }

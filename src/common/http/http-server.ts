@@ -48,7 +48,7 @@ export function rawErrorResponse(status: number, error: ApiErrorCode, message: s
   return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`;
 }
 
-/** The same answer on a ServerResponse Node created without the router (it closes the connection after it). */
+/** The same answer on a ServerResponse the router has not seen (it closes the connection after it). */
 function sendError(res: ServerResponse, status: number, error: ApiErrorCode, message: string): void {
   const body = errorBody(status, error, message);
   res.shouldKeepAlive = false;

@@ -2,7 +2,8 @@ import { createServer } from 'node:http';
 import request from 'supertest';
 import { ApiError } from '../errors/api-error';
 import { INPUT_BOUNDS } from '../validation/input-bounds';
-import { type PipelineRequest, routedPathOf } from './middleware-chain';
+import type { PipelineRequest } from './middleware-chain';
+import { routedPathOf } from './request-target.middleware';
 import { checkBodyShape, jsonBodyMiddleware, MAX_BODY_BYTES, MAX_BODY_DEPTH, verifyBodyBytes } from './json-body.middleware';
 
 describe('checkBodyShape', () => {
@@ -58,7 +59,7 @@ describe('jsonBodyMiddleware over HTTP', () => {
   };
   const app = createServer((req, res) => {
     const r = req as PipelineRequest;
-    r.path = routedPathOf(req.url ?? '/') ?? '';
+    r.path = routedPathOf(req.url ?? '/');
     middleware(r, res, (err) => {
       if (err instanceof ApiError) send(res, err.body.statusCode, err.body);
       else if (err) send(res, 500, { unexpected: String(err) });

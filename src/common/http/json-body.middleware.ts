@@ -8,7 +8,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** Deeper bodies are refused before validation: no DTO nests this deep, and deep input can exhaust the stack. */
 export const MAX_BODY_DEPTH = INPUT_BOUNDS.maxDepth;
 
-const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
+/** The methods whose body is read; any other method's body is never looked at (app.factory.ts drops its Content-Type). */
+export const METHODS_WITH_BODY: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
 const JSON_TYPE = ['application/json'];
 
 /**
@@ -45,7 +46,8 @@ export function verifyBodyBytes(_req: unknown, _res: unknown, bytes: Buffer, enc
 
 /**
  * Replaces Nest's default body parser (the app is created with
- * `bodyParser: false`) so that SPEC §6's first rules hold on every route:
+ * `bodyParser: false`) and Fastify's own parsers (removed in
+ * app.factory.ts), so that SPEC §6's first rules hold on every route:
  * a body over 1 MiB is 413 before parsing (by Content-Length, or as soon as the
  * stream passes the limit), a non-empty body that is not application/json
  * (or not UTF-8) is 415 (an empty one is `{}`), and invalid JSON is a 400 that does not quote the

@@ -1,5 +1,4 @@
-import express from 'express';
-import { get, type IncomingMessage, type Server } from 'node:http';
+import { createServer, get, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SseStream } from './sse-stream';
 
@@ -21,8 +20,7 @@ interface Harness {
 async function open(flushMs: number): Promise<Harness> {
   let resolveStream!: (s: { stream: SseStream; writes: string[] }) => void;
   const ready = new Promise<{ stream: SseStream; writes: string[] }>((resolve) => (resolveStream = resolve));
-  const app = express();
-  app.get('/events', (_req, res) => {
+  const server: Server = createServer((_req, res) => {
     const stream = new SseStream(res, { heartbeatMs: 3_600_000, maxBufferedBytes: 1 << 20, heartbeatFrame: () => 'event: heartbeat\ndata: {}\n\n', flushMs });
     stream.open();
     // Observe (not replace) what goes to the socket from here on.
@@ -34,9 +32,7 @@ async function open(flushMs: number): Promise<Harness> {
     }) as typeof res.write;
     resolveStream({ stream, writes });
   });
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   let body = '';
   const response = await new Promise<IncomingMessage>((resolve) => get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/events`, resolve));
   response.setEncoding('utf8');

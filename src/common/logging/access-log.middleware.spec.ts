@@ -1,7 +1,6 @@
-import express from 'express';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ACCESS_CLOSED, ACCESS_COMPLETED, createAccessLogMiddleware } from './access-log.middleware';
+import { ACCESS_CLOSED, ACCESS_COMPLETED, appResponseClass, createAccessLogMiddleware } from './access-log.middleware';
 import { AppLogger, CaptureDestination } from './app-logger';
 import { requestIdMiddleware } from './request-id.middleware';
 import { REDACTED, SecretRegistry } from './secret-registry';
@@ -19,42 +18,53 @@ interface Harness {
 async function startApp(withRequestId = true): Promise<Harness> {
   const destination = new CaptureDestination();
   const logger = new AppLogger({ registry: new SecretRegistry(), destination });
-  const app = express();
-  if (withRequestId) app.use(requestIdMiddleware());
-  app.use(createAccessLogMiddleware({ logger }));
-  app.get('/ok', (_req, res) => {
-    res.setHeader('Set-Cookie', 'session=server-cookie-value');
-    res.json({ ok: true });
-  });
-  app.post('/echo', (req, res) => {
-    let n = 0;
-    req.on('data', (c: Buffer) => (n += c.length));
-    req.on('end', () => res.type('text/plain').send(`got ${n}`));
-  });
-  app.get('/boom', (_req, res) => {
-    res.status(500).json({ error: 'internal' });
-  });
-  app.get('/stream', (req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    let i = 0;
-    const send = () => res.write(`data: ${i++}\n\n`);
-    send();
-    const timer = setInterval(() => {
+  // As the app's server: responses of a class of its own (the access log counts bytes on its prototype).
+  const requestId = requestIdMiddleware();
+  const accessLog = createAccessLogMiddleware({ logger });
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify(body));
+  };
+  const routes: Record<string, (req: import('node:http').IncomingMessage, res: ServerResponse, query: URLSearchParams) => void> = {
+    'GET /ok': (_req, res) => {
+      res.setHeader('Set-Cookie', 'session=server-cookie-value');
+      json(res, 200, { ok: true });
+    },
+    'POST /echo': (req, res) => {
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () => {
+        res.setHeader('content-type', 'text/plain; charset=utf-8');
+        res.end(`got ${n}`);
+      });
+    },
+    'GET /boom': (_req, res) => json(res, 500, { error: 'internal' }),
+    'GET /stream': (_req, res, query) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let i = 0;
+      const send = () => res.write(`data: ${i++}\n\n`);
       send();
-      if (req.query.end !== undefined && i >= 3) {
-        clearInterval(timer);
-        res.end();
-      }
-    }, 15);
-    res.on('close', () => clearInterval(timer));
+      const timer = setInterval(() => {
+        send();
+        if (query.has('end') && i >= 3) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 15);
+      res.on('close', () => clearInterval(timer));
+    },
+    'GET /unsupported': (_req, res) => json(res, 501, { error: 'not_implemented' }),
+    'GET /hang': () => undefined,
+  };
+  const server: Server = createServer({ ServerResponse: appResponseClass() }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const route = () => (routes[`${req.method} ${url.pathname}`] ?? ((_q, r) => json(r, 404, {})))(req, res, url.searchParams);
+    const logged = () => accessLog(req, res, route);
+    if (withRequestId) requestId(req, res, logged);
+    else logged();
   });
-  app.get('/unsupported', (_req, res) => {
-    res.status(501).json({ error: 'not_implemented' });
-  });
-  app.get('/hang', () => undefined);
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     base: { port },
@@ -239,5 +249,31 @@ describe('access log', () => {
     expect(line).toMatchObject({ status: 200, bytes: 7, msg: ACCESS_COMPLETED });
     expect(ServerResponse.prototype.write).toBe(nodeWrite);
     expect(ServerResponse.prototype.end).toBe(nodeEnd);
+  });
+
+  it('on the app\'s own response class, counts on its prototype: nothing is set on each response', async () => {
+    const destination = new CaptureDestination();
+    const logger = new AppLogger({ registry: new SecretRegistry(), destination });
+    const middleware = createAccessLogMiddleware({ logger });
+    const AppResponse = appResponseClass();
+    const responses: ServerResponse[] = [];
+    const server = createServer({ ServerResponse: AppResponse }, (req, res) =>
+      middleware(req, res, () => {
+        responses.push(res);
+        res.end('hello');
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    h = { base: { port: (server.address() as AddressInfo).port }, logger, lines: destination.lines, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+    await send(h, 'GET', '/a');
+    await send(h, 'GET', '/b');
+    const lines = await waitForLines(h, 2);
+    expect(lines.map((l) => l.bytes)).toEqual([5, 5]);
+    expect(responses.map((r) => [Object.hasOwn(r, 'write'), Object.hasOwn(r, 'end')])).toEqual([
+      [false, false],
+      [false, false],
+    ]);
+    expect(Object.hasOwn(AppResponse.prototype, 'write')).toBe(true);
+    expect(ServerResponse.prototype.write).not.toBe(AppResponse.prototype.write);
   });
 });

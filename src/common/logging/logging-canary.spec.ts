@@ -1,10 +1,9 @@
 import { ConsoleLogger, Logger } from '@nestjs/common';
-import express from 'express';
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadAppConfig, secretsOf } from '../../config/app-config';
-import { createAccessLogMiddleware } from './access-log.middleware';
+import { appResponseClass, createAccessLogMiddleware } from './access-log.middleware';
 import { AppLogger, CaptureDestination } from './app-logger';
 import { requestIdMiddleware } from './request-id.middleware';
 import { registerSecret, sharedSecretRegistry } from './secret-registry';
@@ -87,20 +86,24 @@ describe('no log line carries a credential', () => {
     logger.pino.info({ req: { headers: { cookie: `sid=${cookie}`, 'x-api-key': apiKey } }, nested: { deeper: { apiKey: 'x', token: query } } }, 'structured');
 
     // Access lines over real HTTP.
-    const app = express();
-    app.use(requestIdMiddleware());
-    app.use(createAccessLogMiddleware({ logger }));
-    app.get('/api/things/:id', (_req, res) => {
-      res.setHeader('Set-Cookie', `wb_session=${cookie}`);
-      res.json({ ok: true });
-    });
-    app.get('/api/fail', (_req, res) => {
-      new Logger('ExceptionFilter').error(new Error(`upstream https://u:${urlCredential}@host failed`));
-      res.status(500).json({ error: 'internal_error' });
-    });
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
+    const requestId = requestIdMiddleware();
+    const accessLog = createAccessLogMiddleware({ logger });
+    server = createServer({ ServerResponse: appResponseClass() }, (req, res) =>
+      requestId(req, res, () =>
+        accessLog(req, res, () => {
+          const path = (req.url ?? '').split('?')[0];
+          res.setHeader('content-type', 'application/json; charset=utf-8');
+          if (path.startsWith('/api/things/')) {
+            res.setHeader('Set-Cookie', `wb_session=${cookie}`);
+            return void res.end(JSON.stringify({ ok: true }));
+          }
+          if (path === '/api/fail') new Logger('ExceptionFilter').error(new Error(`upstream https://u:${urlCredential}@host failed`));
+          res.statusCode = path === '/api/fail' ? 500 : 404;
+          res.end(JSON.stringify({ error: path === '/api/fail' ? 'internal_error' : 'not_found' }));
+        }),
+      ),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     const get = (path: string, headers: Record<string, string>) =>
       new Promise<number>((resolve, reject) => {

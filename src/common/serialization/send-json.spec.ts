@@ -1,5 +1,5 @@
 import etag from 'etag';
-import { weakETag } from './allow-list-fastify.adapter';
+import { weakETag } from './send-json';
 
 describe('weakETag', () => {
   it('is the weak tag Express sends (the etag package), byte for byte', () => {
