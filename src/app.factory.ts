@@ -15,7 +15,7 @@ import { hostCheckMiddleware } from './common/http/host-check.middleware';
 import { hardenHttpServer } from './common/http/http-server';
 import { jsonBodyMiddleware, METHODS_WITH_BODY } from './common/http/json-body.middleware';
 import { methodNotAllowedMiddleware } from './common/http/method-not-allowed.middleware';
-import { type Middleware, middlewareChain, only, type PipelineRequest } from './common/http/middleware-chain';
+import { type Middleware, middlewareChain, only, type PipelineRequest, pipelineRequestOf } from './common/http/middleware-chain';
 import { refuseUnroutableTargets, routedPathOf } from './common/http/request-target.middleware';
 import { securityHeaders } from './common/http/security-headers';
 import { AllowListFastifyAdapter } from './common/serialization/allow-list-fastify.adapter';
@@ -125,7 +125,7 @@ function configureApp(app: NestFastifyApplication, config: AppConfig, logger: Lo
   ]);
   // onRequest runs once the router has matched (or not): the stages see the route it chose.
   fastify.addHook('onRequest', (request, reply, done) => {
-    const req = request.raw as PipelineRequest;
+    const req = pipelineRequestOf(request);
     prepareForPipeline(req, request.routeOptions.url);
     let settled = false;
     // next(err) → done(err): Fastify hands the error to the error handler Nest installs
@@ -141,28 +141,29 @@ function configureApp(app: NestFastifyApplication, config: AppConfig, logger: Lo
   // Content-Type: a catch-all parser hands ours over (Fastify calls it only when there is a body), and
   // preValidation hands over the `{}` set for an empty one.
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', (request, _payload, done) => done(null, (request.raw as PipelineRequest).body));
+  fastify.addContentTypeParser('*', (request, _payload, done) => done(null, pipelineRequestOf(request).body));
   fastify.addHook('preValidation', (request, _reply, done) => {
-    const body = (request.raw as PipelineRequest).body;
+    const body = pipelineRequestOf(request).body;
     if (body !== undefined) request.body = body;
     done();
   });
   const document = setupOpenApi(app);
   methodNotAllowed = methodNotAllowedMiddleware(document.paths as Record<string, Record<string, unknown>>);
   app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new AllExceptionsFilter());
+  app.useGlobalFilters(EXCEPTION_FILTER);
   return pipeline;
 }
 
-const FRAMEWORK_ERROR_FILTER = new AllExceptionsFilter();
+/** The one exception filter: Nest's global filter, and the answer to the router's own errors. Stateless. */
+const EXCEPTION_FILTER = new AllExceptionsFilter();
 
 /** An error the router raised before any hook ran (see `frameworkErrors` above): through the pipeline, then the filter. */
 function answerFrameworkError(pipeline: Middleware | undefined, error: Error, request: FastifyRequest, reply: FastifyReply): void {
-  const req = request.raw as PipelineRequest;
+  const req = pipelineRequestOf(request);
   prepareForPipeline(req, undefined);
   // No pipeline yet: configureApp has not run, so no request can have arrived; answered all the same.
-  if (!pipeline) return FRAMEWORK_ERROR_FILTER.answer(reply, error);
-  pipeline(req, reply.raw, (err) => FRAMEWORK_ERROR_FILTER.answer(reply, err ?? error));
+  if (!pipeline) return EXCEPTION_FILTER.answer(reply, error);
+  pipeline(req, reply.raw, (err) => EXCEPTION_FILTER.answer(reply, err ?? error));
 }
 
 /**

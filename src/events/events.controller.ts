@@ -1,7 +1,7 @@
 import { Controller, Get, Headers, Inject, Query, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { PipelineRequest } from '../common/http/middleware-chain';
+import { pipelineRequestOf } from '../common/http/middleware-chain';
 import { ApiErrors } from '../common/dto/error-response.dto';
 import { RuntimeRegistry } from '../runtimes/runtime-registry';
 import { ApiEventStreamResponse } from './api-event-stream.decorator';
@@ -27,6 +27,6 @@ export class EventsController {
   @ApiErrors('validation_failed', 'unknown_runtime', 'capability_unsupported', 'too_many_streams', 'service_unavailable', 'store_unavailable')
   async stream(@Query() query: EventsQueryDto, @Headers('last-event-id') lastEventId: string | undefined, @Req() req: FastifyRequest, @Res() res: FastifyReply): Promise<void> {
     const after = resumePosition(lastEventId, query.after);
-    await this.streams.serve(req.raw as PipelineRequest, res, 'all', (sink) => this.registry.openEvents(query.runtime_id, after, sink));
+    await this.streams.serve(pipelineRequestOf(req), res, 'all', (sink) => this.registry.openEvents(query.runtime_id, after, sink));
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { PipelineRequest } from '../common/http/middleware-chain';
+import { pipelineRequestOf } from '../common/http/middleware-chain';
 import { ApiError } from '../common/errors/api-error';
 import { serializeResponse } from '../common/serialization/serialize-response';
 import { StoredJson } from '../common/serialization/stored-json';
@@ -27,7 +27,7 @@ export class IdempotentRequests {
     if (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
       throw ApiError.validationFailed([{ path: 'Idempotency-Key', message: 'must be 1 to 128 characters of A-Z a-z 0-9 _ . : -' }]);
     }
-    const raw = req.raw as PipelineRequest;
+    const raw = pipelineRequestOf(req);
     const params = req.params as Record<string, unknown>;
     const scope = this.idempotency.scopeOf(raw.auth?.keyId ?? '', req.method, canonicalPath(req.routeOptions.url ?? raw.path, params), key);
     const workerId = typeof params.worker_id === 'string' ? params.worker_id : null;

@@ -11,7 +11,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { PipelineRequest } from '../common/http/middleware-chain';
+import { pipelineRequestOf } from '../common/http/middleware-chain';
 import { ApiErrors } from '../common/dto/error-response.dto';
 import { type ListEnvelope, toListEnvelope } from '../common/dto/list-envelope.dto';
 import { ListQueryDto } from '../common/dto/list-query.dto';
@@ -164,6 +164,6 @@ export class RuntimeWorkersController {
     @Res() res: FastifyReply,
   ): Promise<void> {
     const after = resumePosition(lastEventId, query.after);
-    await this.streams.serve(req.raw as PipelineRequest, res, `${runtimeId}/${workerId}`, (sink) => this.registry.openWorkerEvents(runtimeId, workerId, after, sink));
+    await this.streams.serve(pipelineRequestOf(req), res, `${runtimeId}/${workerId}`, (sink) => this.registry.openWorkerEvents(runtimeId, workerId, after, sink));
   }
 }

@@ -20,6 +20,11 @@ export interface PipelineRequest extends IncomingMessage {
   body?: unknown;
 }
 
+/** The pipeline's view of a framework request (a FastifyRequest's `raw`): what the stages set on it, typed. */
+export function pipelineRequestOf(request: { raw: IncomingMessage }): PipelineRequest {
+  return request.raw as PipelineRequest;
+}
+
 export type NextFunction = (err?: unknown) => void;
 
 /**
