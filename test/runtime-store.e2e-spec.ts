@@ -190,10 +190,10 @@ describe.each(adapters.map((a) => [a.name, a] as const))('worker store contract 
     const done = (await rt.getRun(id, a!.run!.runId))!;
     expect(done).toMatchObject({ state: 'completed', inputTokens: 3, outputTokens: 2, outputSequence: 2, errorCode: null });
     const transcript = (await rt.readTranscript(id, 0, 10))!;
-    expect(transcript.items.map((i) => [i.role, i.content, i.runId, i.truncated, i.anchorSequence])).toEqual([
-      ['user', 'first', null, false, 0],
-      ['user', 'second', null, false, 1],
-      ['assistant', 'Hello', a!.run!.runId, false, 0],
+    expect(transcript.items).toEqual([
+      { sequence: 0, role: 'user', content: 'first', eventNo: a!.item.eventNo, runId: null, truncated: false },
+      { sequence: 1, role: 'user', content: 'second', eventNo: b!.item.eventNo, runId: null, truncated: false },
+      { sequence: 2, role: 'assistant', content: 'Hello', eventNo: expect.any(Number), runId: a!.run!.runId, truncated: false },
     ]);
     // The second run's context: the first exchange, then its own input (its reply anchored at its input).
     const context = await rt.readContext(next.worker, next.run, 1000);

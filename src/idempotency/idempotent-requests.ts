@@ -4,9 +4,8 @@ import { pipelineRequestOf } from '../common/http/middleware-chain';
 import { ApiError } from '../common/errors/api-error';
 import { serializeResponse } from '../common/serialization/serialize-response';
 import { StoredJson } from '../common/serialization/stored-json';
+import { IDEMPOTENCY_KEY_PATTERN } from './idempotency.constants';
 import { Idempotency } from './idempotency.service';
-
-export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
  * `Idempotency-Key` on the routes that use it (create, input), called by

@@ -83,6 +83,13 @@ export interface StoredItem {
   createdAtMs: number;
 }
 
+/**
+ * An item as a transcript page shows it: `readItems` leaves out where it sits
+ * in the model's context and when it was written (fewer columns per row were
+ * ~20% of a 50-item page read, issue 16).
+ */
+export type StoredPageItem = Omit<StoredItem, 'anchorSequence' | 'createdAtMs'>;
+
 export const EVENT_KINDS = [
   'worker.created',
   'worker.input_accepted',
@@ -174,7 +181,7 @@ export interface StoreQueries {
   /** Oldest first, pk > afterPk. */
   listWorkers(afterPk: number, limit: number): Promise<StoredWorker[]>;
   /** Items `[start, start + limit)` by sequence; O(limit). */
-  readItems(workerPk: number, start: number, limit: number): Promise<StoredItem[]>;
+  readItems(workerPk: number, start: number, limit: number): Promise<StoredPageItem[]>;
   /**
    * The conversation a run sees, newest first: replies and inputs anchored at
    * or before `anchor`, until `maxChars` of content (the item that would pass

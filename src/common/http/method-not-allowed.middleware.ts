@@ -18,6 +18,9 @@ export function methodNotAllowedMiddleware(paths: Record<string, Record<string, 
     return { pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}/?$`), methods };
   });
   return (req, res, next) => {
+    // The router matched a route for this method and path: the method is served here. Only a request it
+    // did not match needs the table (a scan of every path, the stage's whole cost on a matched GET).
+    if (req.route !== undefined) return next();
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) return next();
     const route = routes.find((r) => r.pattern.test(req.path));
     if (!route || route.methods.has(req.method ?? '')) return next();

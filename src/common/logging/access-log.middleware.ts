@@ -89,7 +89,7 @@ export function createAccessLogMiddleware(options: AccessLogOptions): AccessLogM
     const msg = this.writableEnded ? ACCESS_COMPLETED : ACCESS_CLOSED;
     // The keys of pino's lines, in pino's order (time as pino's isoTime); serialised by hand: see writeLine.
     logger.writeLine(
-      `{"level":"${level === 'error' ? 'error' : 'info'}","time":"${new Date().toISOString()}","context":${context},"reqId":${JSON.stringify(state.reqId)},` +
+      `{"level":"${level === 'error' ? 'error' : 'info'}","time":"${isoTimeNow()}","context":${context},"reqId":${JSON.stringify(state.reqId)},` +
         `"method":${JSON.stringify(f.method)},"url":${JSON.stringify(f.url)},"status":${f.status},"durationMs":${f.durationMs},"bytes":${f.bytes},` +
         `"headers":${JSON.stringify(f.headers)},"msg":"${msg}"}`,
     );
@@ -154,6 +154,18 @@ function countingEnd(end: ServerResponse['end']): ServerResponse['end'] {
     return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
   } as ServerResponse['end'];
 }
+
+/** pino's isoTime, made once per millisecond: under load many lines share one. */
+function isoTimeNow(): string {
+  const now = Date.now();
+  if (now !== isoTimeAt) {
+    isoTimeAt = now;
+    isoTime = new Date(now).toISOString();
+  }
+  return isoTime;
+}
+let isoTimeAt = -1;
+let isoTime = '';
 
 function accessLogFields(req: IncomingMessage, res: ServerResponse, logger: AppLogger): AccessLogFields {
   const state = (res as WithState)[STATE];

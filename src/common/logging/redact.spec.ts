@@ -105,6 +105,16 @@ describe('redactUrl', () => {
     expect(redactUrl('/keys/my-key-value?x=my-key-value', registry)).toBe(`/keys/${R}?x=${R}`);
     expect(redactUrl('/plain/path')).toBe('/plain/path');
   });
+
+  it('takes the fast path only when nothing could be redacted: names in any case, a + for a space, secrets', () => {
+    const registry = new SecretRegistry(['s3cr3t-value-1']);
+    const target = '/api/runtimes/embedded-worker-runtime/workers?limit=5&cursor=abc';
+    expect(redactUrl(target, registry)).toBe(target);
+    expect(redactUrl('/a?ACCESS_TOKEN=abc&Api-Key=k', registry)).toBe(`/a?ACCESS_TOKEN=${R}&Api-Key=${R}`);
+    expect(redactUrl('/a?q=s3cr3t-value-1', registry)).toBe(`/a?q=${R}`);
+    expect(redactUrl('/a?q=s3cr3t%2Dvalue-1', registry)).toBe(`/a?q=${R}`);
+    expect(redactUrl('/a?q=Bearer+xyz&n=1')).toBe(`/a?q=${R}&n=1`);
+  });
 });
 
 describe('redactJsonLine', () => {

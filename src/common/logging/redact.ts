@@ -95,12 +95,28 @@ function safeDecode(component: string): string {
 }
 
 /**
+ * A superset, on serialized JSON text, of what can make {@link redactJsonLine}
+ * change a line: every trigger of {@link MAY_MATCH_A_PATTERN} (without the
+ * separators and word boundaries, which JSON escaping may hide) and every
+ * credential-like key name. Registered secrets are checked separately, in
+ * their raw, URL-encoded and JSON-escaped forms. On an unescaped request
+ * target, likewise a superset of what {@link redactUrl} redacts.
+ */
+const MAY_NEED_REDACTION = new RegExp(`://|-----BEGIN|bearer|basic|sk-|gh[pousr]_|github_pat_|xox[abprs]-|AKIA|AIza|eyJ|${SENSITIVE_SUFFIXES}`, 'i');
+
+/** A `%XX` escape or a `+` (a space, in a form-encoded query): the decoded text differs from the raw. */
+const ESCAPED = /[%+]/;
+
+/**
  * A request target (`/path?query`) fit for the access log: every query value
  * whose (decoded) name is credential-like, or whose decoded value contains
  * anything redactable, is replaced; then the whole target goes through
  * {@link redactText}.
  */
 export function redactUrl(url: string, registry?: SecretRegistry): string {
+  // Fast path (every access line): without an escape, each decoded component is a piece of the target, so a
+  // target in which no trigger of any rule and no registered secret occurs has nothing to redact (issue 16).
+  if (!ESCAPED.test(url) && !MAY_NEED_REDACTION.test(url) && !registry?.test(url)) return url;
   const q = url.indexOf('?');
   if (q < 0) return redactText(url, registry);
   const params = url.slice(q + 1).split('&');
@@ -149,14 +165,6 @@ function literalValue(literal: string): string {
   }
 }
 
-/**
- * A superset, on serialized JSON text, of what can make {@link redactJsonLine}
- * change a line: every trigger of {@link MAY_MATCH_A_PATTERN} (without the
- * separators and word boundaries, which JSON escaping may hide) and every
- * credential-like key name. Registered secrets are checked separately, in
- * their raw, URL-encoded and JSON-escaped forms.
- */
-const MAY_NEED_REDACTION = new RegExp(`://|-----BEGIN|bearer|basic|sk-|gh[pousr]_|github_pat_|xox[abprs]-|AKIA|AIza|eyJ|${SENSITIVE_SUFFIXES}`, 'i');
 
 /** The tokens of a JSON text that redaction looks at: string literals, brackets, and primitive values. */
 const JSON_TOKEN = /"(?:[^"\\]|\\.)*"|[{}[\]]|-?\d[\d.eE+-]*|true|false|null/g;

@@ -1,7 +1,7 @@
 import { arch, platform } from 'node:os';
 import { diagnostic, type Diagnostic } from '../../common/dto/diagnostic.dto';
 import { derivePublicId } from '../../common/ids/public-id';
-import { type StoredEvent, type StoredItem, type StoredRun, type StoredWorker, StoreUnavailableError } from '../../store/backend-store';
+import { type StoredEvent, type StoredItem, type StoredPageItem, type StoredRun, type StoredWorker, StoreUnavailableError } from '../../store/backend-store';
 import type {
   EventSink,
   HostRecord,
@@ -388,7 +388,7 @@ function requireItem(e: StoredEvent): StoredItem {
 }
 
 /** Allow-list projection of a stored transcript item (REST pages and events alike). */
-function toTranscriptItem(item: StoredItem): TranscriptItem {
+function toTranscriptItem(item: StoredPageItem): TranscriptItem {
   return {
     sequence: item.sequence,
     role: item.role,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { diagnostic, type Diagnostic } from '../../common/dto/diagnostic.dto';
-import type { StoredItem, StoredRun, StoredWorker, WorkerRole, BackendStore } from '../../store/backend-store';
+import type { StoredItem, StoredPageItem, StoredRun, StoredWorker, WorkerRole, BackendStore } from '../../store/backend-store';
 import type { OnBusy, SpawnAcceptance, WorkerIntent } from '../runtime-source';
 import { OperationRefusedError } from '../runtime-source.errors';
 import { appendItem, cancelAllRuns, endRun, RUN_INTERRUPTED, type RunOutcome, runSnapshot } from './run-transitions';
@@ -248,7 +248,7 @@ export class WorkerRuntime {
   }
 
   /** Items `[start, start + limit)` and the transcript's length; undefined for an unknown worker. */
-  async readTranscript(workerId: string, start: number, limit: number): Promise<{ total: number; items: StoredItem[] } | undefined> {
+  async readTranscript(workerId: string, start: number, limit: number): Promise<{ total: number; items: StoredPageItem[] } | undefined> {
     return this.store.read(async (q) => {
       const worker = await q.getWorker(workerId);
       if (!worker) return undefined;

@@ -7,6 +7,7 @@ import type {
   StoredEvent,
   StoredIdempotencyRecord,
   StoredItem,
+  StoredPageItem,
   StoredRun,
   StoredWorker,
   StoreNotice,
@@ -123,6 +124,21 @@ function limitOf(n: number): string {
 }
 
 const ITEM = columns(['sequence', 'role', 'anchor_sequence', 'run_id', 'truncated', 'event_no', 'created_at_ms', 'content'] as const);
+
+/** What a transcript page reads: no anchor or creation time (see StoredPageItem). */
+const PAGE_ITEM = columns(['sequence', 'role', 'run_id', 'truncated', 'event_no', 'content'] as const);
+
+function toPageItem(row: readonly unknown[]): StoredPageItem {
+  const c = PAGE_ITEM.at;
+  return {
+    sequence: num(row[c.sequence]),
+    role: row[c.role] as StoredItem['role'],
+    content: String(row[c.content]),
+    eventNo: num(row[c.event_no]),
+    runId: strOrNull(row[c.run_id]),
+    truncated: num(row[c.truncated]) === 1,
+  };
+}
 
 function toItem(row: readonly unknown[]): StoredItem {
   const c = ITEM.at;
@@ -253,9 +269,9 @@ export class SqlStoreTx implements StoreTx {
     return (await this.db.rows(`SELECT ${WORKER.sql} FROM wb_workers WHERE worker_pk > ? ORDER BY worker_pk ${limitOf(limit)}`, [afterPk])).map(toWorker);
   }
 
-  async readItems(workerPk: number, start: number, limit: number): Promise<StoredItem[]> {
-    const rows = await this.db.rows(`SELECT ${ITEM.sql} FROM wb_items WHERE worker_pk = ? AND sequence >= ? ORDER BY sequence ${limitOf(limit)}`, [workerPk, start]);
-    return rows.map(toItem);
+  async readItems(workerPk: number, start: number, limit: number): Promise<StoredPageItem[]> {
+    const rows = await this.db.rows(`SELECT ${PAGE_ITEM.sql} FROM wb_items WHERE worker_pk = ? AND sequence >= ? ORDER BY sequence ${limitOf(limit)}`, [workerPk, start]);
+    return rows.map(toPageItem);
   }
 
   async readContext(workerPk: number, anchor: number, maxChars: number): Promise<StoredItem[]> {
