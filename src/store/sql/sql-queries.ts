@@ -123,10 +123,11 @@ function limitOf(n: number): string {
   return `LIMIT ${n}`;
 }
 
-const ITEM = columns(['sequence', 'role', 'anchor_sequence', 'run_id', 'truncated', 'event_no', 'created_at_ms', 'content'] as const);
-
 /** What a transcript page reads: no anchor or creation time (see StoredPageItem). */
-const PAGE_ITEM = columns(['sequence', 'role', 'run_id', 'truncated', 'event_no', 'content'] as const);
+const PAGE_ITEM_COLUMNS = ['sequence', 'role', 'run_id', 'truncated', 'event_no', 'content'] as const;
+const PAGE_ITEM = columns(PAGE_ITEM_COLUMNS);
+/** A whole item: the page's columns first, at the same positions, so toPageItem reads these rows too. */
+const ITEM = columns([...PAGE_ITEM_COLUMNS, 'anchor_sequence', 'created_at_ms'] as const);
 
 function toPageItem(row: readonly unknown[]): StoredPageItem {
   const c = PAGE_ITEM.at;
@@ -142,16 +143,7 @@ function toPageItem(row: readonly unknown[]): StoredPageItem {
 
 function toItem(row: readonly unknown[]): StoredItem {
   const c = ITEM.at;
-  return {
-    sequence: num(row[c.sequence]),
-    role: row[c.role] as StoredItem['role'],
-    content: String(row[c.content]),
-    eventNo: num(row[c.event_no]),
-    runId: strOrNull(row[c.run_id]),
-    truncated: num(row[c.truncated]) === 1,
-    anchorSequence: num(row[c.anchor_sequence]),
-    createdAtMs: num(row[c.created_at_ms]),
-  };
+  return { ...toPageItem(row), anchorSequence: num(row[c.anchor_sequence]), createdAtMs: num(row[c.created_at_ms]) };
 }
 
 /**
