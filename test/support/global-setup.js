@@ -1,4 +1,5 @@
-// Decides once per run whether the Postgres adapter suites run (CommonJS: Jest loads it untransformed).
+// Decides once per run whether the Postgres adapter suites run (CommonJS: jest.config.js calls it while
+// Jest loads its configuration, untransformed, before it picks the suites).
 // - RUNTIME_STORE_TEST_PG_URL, or postgres://postgres@127.0.0.1:5432/test by default, is probed;
 // - reachable: WB_TEST_PG_URL is set and every Postgres suite runs;
 // - unreachable under CI=true: the whole run fails here, loudly (CI must test Postgres);
