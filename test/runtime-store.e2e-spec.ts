@@ -138,6 +138,18 @@ describe.each(adapters.map((a) => [a.name, a] as const))('worker store contract 
     expect(await rt.getWorker('embedded-worker-nobody')).toBeUndefined();
     const w = (await rt.getWorker(ids[0]))!;
     expect(w).toMatchObject({ state: 'running', role: 'workspace_companion', profileSelector: 'runtime_default', nextEventNo: 1, transcriptLength: 0 });
+    // A list reads a worker's summary only (StoredWorkerSummary): the same values, none of the rest.
+    expect(first.workers[0]).toStrictEqual({
+      pk: w.pk,
+      workerId: ids[0],
+      role: w.role,
+      profileSelector: w.profileSelector,
+      state: w.state,
+      createdAtMs: w.createdAtMs,
+      lastSeenAtMs: w.lastSeenAtMs,
+      currentRunId: null,
+      queuedRuns: 0,
+    });
   });
 
   it('appends 200 concurrent inputs with unique, gap-free sequences and event numbers', async () => {

@@ -42,24 +42,43 @@ function isPrimitiveArray(v: unknown): boolean {
   return Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object');
 }
 
+/**
+ * One straight-line function per class, each key written in it as a literal.
+ * The loop over `fields` it replaces stored every key through one keyed
+ * store that saw every key of every DTO (megamorphic): ~6× slower, 190 µs
+ * against 29 µs for a 100-worker list (issue 16). Only keys are code, and
+ * each is a JSON string literal (JSON.stringify quotes and escapes it), so
+ * no key can break out of it; values are only ever data.
+ *
+ * Same rules as the loop: an undefined value is left out; a declared DTO
+ * field is serialised by its class's function (each item of an array); any
+ * other object is refused, but an array of primitives, which is copied.
+ */
 function compile(cls: Function, fields: ResponseField[]): Serializer {
-  return (value: unknown) => {
-    if (!(value instanceof cls)) throw new UnserializableResponseError(`expected ${cls.name}`);
-    const source = value as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const { key, nested } of fields) {
-      const v = source[key];
-      if (v === undefined) continue;
-      if (nested && v !== null) {
-        const serialize = serializerFor(nested);
-        out[key] = Array.isArray(v) ? v.map((item) => serialize(item)) : serialize(v);
-      } else if (v !== null && typeof v === 'object' && !isPrimitiveArray(v)) {
-        // Objects may only travel through fields that declare their DTO class.
-        throw new UnserializableResponseError(`${cls.name}.${key} holds an object but declares no DTO class`);
-      } else {
-        out[key] = Array.isArray(v) ? [...v] : v;
-      }
-    }
-    return out;
+  const nested = fields.map(({ nested: dto }) => {
+    if (!dto) return null;
+    let serialize: Serializer | undefined; // resolved at first use: a DTO may nest its own class
+    return (v: unknown) => {
+      serialize ??= serializerFor(dto);
+      return Array.isArray(v) ? v.map((item) => serialize!(item)) : serialize(v);
+    };
+  });
+  const primitives = (key: string, v: unknown) => {
+    // Objects may only travel through fields that declare their DTO class.
+    if (!isPrimitiveArray(v)) throw new UnserializableResponseError(`${cls.name}.${key} holds an object but declares no DTO class`);
+    return [...(v as unknown[])];
   };
+  const copies = fields.map(({ key, nested: dto }, i) => {
+    const k = JSON.stringify(key);
+    const object = dto ? `x !== null) x = nested[${i}](x)` : `x !== null && typeof x === 'object') x = primitives(${k}, x)`;
+    return `x = v[${k}]; if (x !== undefined) { if (${object}; o[${k}] = x; }`;
+  });
+  const body = `return function serialize(v) {
+    if (!(v instanceof cls)) throw new UnserializableResponseError(expected);
+    const o = {};
+    let x;
+    ${copies.join('\n    ')}
+    return o;
+  };`;
+  return new Function('cls', 'nested', 'primitives', 'UnserializableResponseError', 'expected', body)(cls, nested, primitives, UnserializableResponseError, `expected ${cls.name}`) as Serializer;
 }

@@ -1,7 +1,7 @@
 import { arch, platform } from 'node:os';
 import { diagnostic, type Diagnostic } from '../../common/dto/diagnostic.dto';
 import { derivePublicId } from '../../common/ids/public-id';
-import { type StoredEvent, type StoredItem, type StoredPageItem, type StoredRun, type StoredWorker, StoreUnavailableError } from '../../store/backend-store';
+import { type StoredEvent, type StoredItem, type StoredPageItem, type StoredRun, type StoredWorker, type StoredWorkerSummary, StoreUnavailableError } from '../../store/backend-store';
 import type {
   EventSink,
   HostRecord,
@@ -289,7 +289,7 @@ export class EmbeddedSource implements RuntimeSource {
 
   // ---- projections (allow-lists of the stored records) -------------------
 
-  private toWorkerRecord(w: StoredWorker): WorkerRecord {
+  private toWorkerRecord(w: StoredWorkerSummary): WorkerRecord {
     const running = w.state === 'running';
     const execution = this.runtime.executionEnabled;
     return {
@@ -354,8 +354,7 @@ export class EmbeddedSource implements RuntimeSource {
           requestedName: null,
           atMs: at,
         });
-        // After its first event (this one).
-        const created = this.toWorkerRecord({ ...fresh, pk: e.workerPk, nextEventNo: 1 });
+        const created = this.toWorkerRecord({ ...fresh, pk: e.workerPk });
         event = { ...base, kind: e.kind, worker: created };
         break;
       }

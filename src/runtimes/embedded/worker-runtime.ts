@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { diagnostic, type Diagnostic } from '../../common/dto/diagnostic.dto';
-import type { StoredItem, StoredPageItem, StoredRun, StoredWorker, WorkerRole, BackendStore } from '../../store/backend-store';
+import type { StoredItem, StoredPageItem, StoredRun, StoredWorker, StoredWorkerSummary, WorkerRole, BackendStore } from '../../store/backend-store';
 import type { OnBusy, SpawnAcceptance, WorkerIntent } from '../runtime-source';
 import { OperationRefusedError } from '../runtime-source.errors';
 import { appendItem, cancelAllRuns, endRun, RUN_INTERRUPTED, type RunOutcome, runSnapshot } from './run-transitions';
@@ -120,7 +120,7 @@ export class WorkerRuntime {
   }
 
   /** Oldest first, after `afterPk`; one more than asked tells whether another page exists. */
-  async listWorkers(afterPk: number, limit: number): Promise<{ workers: StoredWorker[]; more: boolean }> {
+  async listWorkers(afterPk: number, limit: number): Promise<{ workers: StoredWorkerSummary[]; more: boolean }> {
     const rows = await this.store.read((q) => q.listWorkers(afterPk, limit + 1));
     return { workers: rows.slice(0, limit), more: rows.length > limit };
   }

@@ -10,6 +10,7 @@ import type {
   StoredPageItem,
   StoredRun,
   StoredWorker,
+  StoredWorkerSummary,
   StoreNotice,
   StoreTx,
 } from '../backend-store';
@@ -55,32 +56,46 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
+/** What a list reads (StoredWorkerSummary): no intent, counters or queue keys. */
+const WORKER_SUMMARY_COLUMNS = ['worker_pk', 'worker_id', 'role', 'profile_selector', 'state', 'created_at_ms', 'last_seen_at_ms', 'current_run_id', 'queued_runs'] as const;
+const WORKER_SUMMARY = columns(WORKER_SUMMARY_COLUMNS);
+/** A whole worker: the summary's columns first, at the same positions, so toWorkerSummary reads these rows too. */
 const WORKER = columns([
-  'worker_pk', 'worker_id', 'intent_json', 'role', 'profile_selector', 'requested_name', 'state', 'stop_reason', 'created_at_ms', 'last_seen_at_ms',
-  'last_activity_at_ms', 'transcript_length', 'next_event_no', 'current_run_id', 'queued_runs', 'queue_front', 'queue_back',
+  ...WORKER_SUMMARY_COLUMNS, 'intent_json', 'requested_name', 'stop_reason', 'last_activity_at_ms', 'transcript_length', 'next_event_no', 'queue_front', 'queue_back',
 ] as const);
 
-function toWorker(row: readonly unknown[]): StoredWorker {
-  const c = WORKER.at;
+function toWorkerSummary(row: readonly unknown[]): StoredWorkerSummary {
+  const c = WORKER_SUMMARY.at;
   return {
     pk: num(row[c.worker_pk]),
     workerId: String(row[c.worker_id]),
-    intent: JSON.parse(String(row[c.intent_json])) as WorkerIntent,
     role: row[c.role] as StoredWorker['role'],
     profileSelector: String(row[c.profile_selector]),
-    requestedName: strOrNull(row[c.requested_name]),
     state: row[c.state] as StoredWorker['state'],
-    stopReason: strOrNull(row[c.stop_reason]),
     createdAtMs: num(row[c.created_at_ms]),
     lastSeenAtMs: num(row[c.last_seen_at_ms]),
-    lastActivityAtMs: num(row[c.last_activity_at_ms]),
-    transcriptLength: num(row[c.transcript_length]),
-    nextEventNo: num(row[c.next_event_no]),
     currentRunId: strOrNull(row[c.current_run_id]),
     queuedRuns: num(row[c.queued_runs]),
-    queueFront: num(row[c.queue_front]),
-    queueBack: num(row[c.queue_back]),
   };
+}
+
+/**
+ * The summary's object with the other fields added to it. Not a spread
+ * (`{ ...toWorkerSummary(row), … }`): V8 copies a spread object literal on
+ * a slow path, and a one-worker read took 25 µs instead of 5.5 (measured).
+ */
+function toWorker(row: readonly unknown[]): StoredWorker {
+  const c = WORKER.at;
+  const worker = toWorkerSummary(row) as StoredWorker;
+  worker.intent = JSON.parse(String(row[c.intent_json])) as WorkerIntent;
+  worker.requestedName = strOrNull(row[c.requested_name]);
+  worker.stopReason = strOrNull(row[c.stop_reason]);
+  worker.lastActivityAtMs = num(row[c.last_activity_at_ms]);
+  worker.transcriptLength = num(row[c.transcript_length]);
+  worker.nextEventNo = num(row[c.next_event_no]);
+  worker.queueFront = num(row[c.queue_front]);
+  worker.queueBack = num(row[c.queue_back]);
+  return worker;
 }
 
 const RUN = columns([
@@ -141,9 +156,13 @@ function toPageItem(row: readonly unknown[]): StoredPageItem {
   };
 }
 
+/** The page item's object with the two other fields added (not a spread: see toWorker). */
 function toItem(row: readonly unknown[]): StoredItem {
   const c = ITEM.at;
-  return { ...toPageItem(row), anchorSequence: num(row[c.anchor_sequence]), createdAtMs: num(row[c.created_at_ms]) };
+  const item = toPageItem(row) as StoredItem;
+  item.anchorSequence = num(row[c.anchor_sequence]);
+  item.createdAtMs = num(row[c.created_at_ms]);
+  return item;
 }
 
 /**
@@ -257,8 +276,8 @@ export class SqlStoreTx implements StoreTx {
     return row && toWorker(row);
   }
 
-  async listWorkers(afterPk: number, limit: number): Promise<StoredWorker[]> {
-    return (await this.db.rows(`SELECT ${WORKER.sql} FROM wb_workers WHERE worker_pk > ? ORDER BY worker_pk ${limitOf(limit)}`, [afterPk])).map(toWorker);
+  async listWorkers(afterPk: number, limit: number): Promise<StoredWorkerSummary[]> {
+    return (await this.db.rows(`SELECT ${WORKER_SUMMARY.sql} FROM wb_workers WHERE worker_pk > ? ORDER BY worker_pk ${limitOf(limit)}`, [afterPk])).map(toWorkerSummary);
   }
 
   async readItems(workerPk: number, start: number, limit: number): Promise<StoredPageItem[]> {
