@@ -138,6 +138,9 @@ describe.each(adapters.map((a) => [a.name, a] as const))('worker store contract 
     expect(await rt.getWorker('embedded-worker-nobody')).toBeUndefined();
     const w = (await rt.getWorker(ids[0]))!;
     expect(w).toMatchObject({ state: 'running', role: 'workspace_companion', profileSelector: 'runtime_default', nextEventNo: 1, transcriptLength: 0 });
+    expect(Object.keys(w).sort()).toEqual(
+      ['createdAtMs', 'currentRunId', 'intent', 'lastActivityAtMs', 'lastSeenAtMs', 'nextEventNo', 'pk', 'profileSelector', 'queueBack', 'queueFront', 'queuedRuns', 'requestedName', 'role', 'state', 'stopReason', 'transcriptLength', 'workerId'],
+    );
     // A list reads a worker's summary only (StoredWorkerSummary): the same values, none of the rest.
     expect(first.workers[0]).toStrictEqual({
       pk: w.pk,

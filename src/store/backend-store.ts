@@ -40,9 +40,10 @@ export interface StoredWorker {
 }
 
 /**
- * A worker as a list shows it: `listWorkers` leaves out its intent (a JSON
- * text to parse per row), counters and queue keys, which only a run or an
- * input needs (9 columns instead of 17 halved a 100-worker read, issue 16).
+ * A worker as a list shows it. `listWorkers` leaves out the intent (a JSON
+ * text to parse per row), the requested name, the stop reason, the last
+ * activity, the transcript and event counters and the queue keys: 9 columns
+ * instead of 17 took a 100-worker read from ~430 to ~190 µs (issue 16).
  */
 export type StoredWorkerSummary = Pick<StoredWorker, 'pk' | 'workerId' | 'role' | 'profileSelector' | 'state' | 'createdAtMs' | 'lastSeenAtMs' | 'currentRunId' | 'queuedRuns'>;
 

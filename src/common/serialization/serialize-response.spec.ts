@@ -47,7 +47,7 @@ describe('serializeResponse (the fail-closed allow-list serializer)', () => {
     const dto = Object.assign(new OuterDto(), { name: 'n', maybe: null, tags: ['x'], inner: inner('1'), list: [], internalPath: '/p' });
     const out = serializeResponse(dto) as Record<string, unknown>;
     expect(Object.keys(out)).toEqual(['name', 'maybe', 'tags', 'inner', 'list']);
-    expect(Object.keys(serializeResponse(Object.assign(dto, { optional: 0 })) as object)).toEqual(['name', 'maybe', 'tags', 'inner', 'list', 'optional']);
+    expect(Object.keys(serializeResponse(Object.assign(new OuterDto(), dto, { optional: 0 })) as object)).toEqual(['name', 'maybe', 'tags', 'inner', 'list', 'optional']);
     expect(out.tags).toEqual(['x']);
     expect(out.tags).not.toBe(dto.tags);
   });
@@ -65,5 +65,14 @@ describe('serializeResponse (the fail-closed allow-list serializer)', () => {
     for (const key of keys) registerResponseField(OddKeysDto, { key });
     const dto = Object.assign(new OddKeysDto(), Object.fromEntries(keys.map((k, i) => [k, i])), { other: 'x' });
     expect(serializeResponse(dto)).toEqual(Object.fromEntries(keys.map((k, i) => [k, i])));
+  });
+
+  it('serialises a DTO that nests its own class', () => {
+    class TreeDto {
+      @ApiField() name: string;
+      @ApiField({ nested: TreeDto, isArray: true }) children: TreeDto[];
+    }
+    const tree = (name: string, children: TreeDto[] = []) => Object.assign(new TreeDto(), { name, children, hidden: '/x' });
+    expect(serializeResponse(tree('a', [tree('b', [tree('c')])]))).toEqual({ name: 'a', children: [{ name: 'b', children: [{ name: 'c', children: [] }] }] });
   });
 });
