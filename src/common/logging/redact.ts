@@ -165,7 +165,6 @@ function literalValue(literal: string): string {
   }
 }
 
-
 /** The tokens of a JSON text that redaction looks at: string literals, brackets, and primitive values. */
 const JSON_TOKEN = /"(?:[^"\\]|\\.)*"|[{}[\]]|-?\d[\d.eE+-]*|true|false|null/g;
 const REDACTED_LITERAL = JSON.stringify(REDACTED);
