@@ -174,6 +174,9 @@ describe.each(adapters.map((a) => [a.name, a] as const))('worker store contract 
     const page = await rt.readTranscript(id, 198, 50);
     expect(page!.total).toBe(200);
     expect(page!.items.map((i) => i.sequence)).toEqual([198, 199]);
+    // A page reads its worker's key and length only (StoredTranscriptHead), none of the rest.
+    expect(await store.read((q) => q.getTranscriptHead(id))).toStrictEqual({ pk: worker.pk, transcriptLength: 200 });
+    expect(await store.read((q) => q.getTranscriptHead('embedded-worker-nobody'))).toBeUndefined();
   });
 
   it('bounds an event page by bytes, always returning at least one event', async () => {

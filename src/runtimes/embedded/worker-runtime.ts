@@ -250,11 +250,11 @@ export class WorkerRuntime {
   /** Items `[start, start + limit)` and the transcript's length; undefined for an unknown worker. */
   async readTranscript(workerId: string, start: number, limit: number): Promise<{ total: number; items: StoredPageItem[] } | undefined> {
     return this.store.read(async (q) => {
-      const worker = await q.getWorker(workerId);
-      if (!worker) return undefined;
-      const items = await q.readItems(worker.pk, start, limit);
+      const head = await q.getTranscriptHead(workerId);
+      if (!head) return undefined;
+      const items = await q.readItems(head.pk, start, limit);
       // Items appended after the worker row was read may be in the page: the length is at least what was read.
-      const total = Math.max(worker.transcriptLength, items.length > 0 ? items[items.length - 1].sequence + 1 : 0);
+      const total = Math.max(head.transcriptLength, items.length > 0 ? items[items.length - 1].sequence + 1 : 0);
       return { total, items };
     });
   }

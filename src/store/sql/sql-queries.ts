@@ -9,6 +9,7 @@ import type {
   StoredItem,
   StoredPageItem,
   StoredRun,
+  StoredTranscriptHead,
   StoredWorker,
   StoredWorkerSummary,
   StoreNotice,
@@ -274,6 +275,11 @@ export class SqlStoreTx implements StoreTx {
   async getWorkerByPk(pk: number): Promise<StoredWorker | undefined> {
     const row = await this.db.row(`SELECT ${WORKER.sql} FROM wb_workers WHERE worker_pk = ?`, [pk]);
     return row && toWorker(row);
+  }
+
+  async getTranscriptHead(workerId: string): Promise<StoredTranscriptHead | undefined> {
+    const row = await this.db.row('SELECT worker_pk, transcript_length FROM wb_workers WHERE worker_id = ?', [workerId]);
+    return row && { pk: num(row[0]), transcriptLength: num(row[1]) };
   }
 
   async listWorkers(afterPk: number, limit: number): Promise<StoredWorkerSummary[]> {
