@@ -144,6 +144,12 @@ describe('API keys and scopes', () => {
     expectErrorShape((await t.delete(`/api/keys/${created.key_id}`)).body, 404, 'unknown_key');
     expectErrorShape((await t.post('/api/keys', { name: 'x', scopes: ['root'] })).body, 400, 'validation_failed');
     expectErrorShape((await t.post('/api/keys', { name: 'x', scopes: [] })).body, 400, 'validation_failed');
+    for (const name of ['', ' ', '  ', ' '.repeat(80)]) {
+      const refused = (await t.post('/api/keys', { name, scopes: ['read'] })).body as any;
+      expectErrorShape(refused, 400, 'validation_failed');
+      expect(refused.details).toEqual([{ path: 'name', message: 'name must be 1 to 80 letters, digits, spaces or . _ - :, not only spaces' }]);
+    }
+    expect((await t.post('/api/keys', { name: ' a ', scopes: ['read'] })).status).toBe(201);
   });
 
   it('answers 403 host_not_allowed for a foreign Host on every route, before anything else', async () => {

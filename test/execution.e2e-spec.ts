@@ -121,6 +121,24 @@ describe.each([
     expect((await t.get(workerPath(id))).body).toMatchObject({ activity: 'idle', current_run_id: null });
   });
 
+  it('streams and stores the same reply when the model sends U+0000, lone surrogates or a pair split between chunks', async () => {
+    const id = await createEmbeddedWorker(t, ticketRole('coder'));
+    const stream = await connect(`${workerPath(id)}/events`);
+    fake.enqueue({ kind: 'reply', chunks: ['a\u0000b', ' x\ud83d', '\ude00y ', 'lone\udc00', 'z\ud800'] });
+    const runId = ((await send(id, 'odd text')).body as any).run.run_id;
+    expect(await settled(id, runId)).toMatchObject({ state: 'completed' });
+    await stream.waitFor((c) => workerEvents(c).some((e) => e.event === 'run.completed'));
+    const expected = 'a\ufffdb x😀y lone\ufffdz\ufffd';
+    const live = workerEvents(stream);
+    expect(live.filter((e) => e.event === 'message.delta').map((e) => e.data.delta).join('')).toBe(expected);
+    expect(live.find((e) => e.event === 'message.completed')!.data.item.content).toBe(expected);
+    expect((await transcript(id)).map((i) => i.content)).toEqual(['odd text', expected]);
+    // A replay from the start carries the same text as the live stream did.
+    const replay = await connect(`${workerPath(id)}/events?after=evt-1`);
+    await replay.waitFor((c) => workerEvents(c).some((e) => e.event === 'run.completed'));
+    expect(workerEvents(replay).filter((e) => e.event === 'message.delta').map((e) => e.data.delta).join('')).toBe(expected);
+  });
+
   it('resumes in the middle of a run with Last-Event-ID and gets the rest exactly once', async () => {
     const id = await createEmbeddedWorker(t);
     fake.enqueue({ kind: 'reply', chunks: ['one ', 'two ', 'three ', 'four ', 'five ', 'six'], chunkDelayMs: 80 });

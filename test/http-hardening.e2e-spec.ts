@@ -130,6 +130,8 @@ describe('answers outside the routes are JSON in the one error shape, with secur
     ['a bad header line (parser 400)', 'GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n', 400, 'validation_failed'],
     ['headers over the limit (parser 431)', `GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large'],
     ['HTTP/1.1 without Host', 'GET /api/health HTTP/1.1\r\nConnection: close\r\n\r\n', 403, 'host_not_allowed'],
+    ['CONNECT (this is no proxy; Node alone closes the socket without a word)', 'CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n', 400, 'validation_failed'],
+    ['CONNECT to a path', 'CONNECT /api/runtimes HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 400, 'validation_failed'],
     ['an Expect other than 100-continue', 'GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: the-unexpected\r\nConnection: close\r\n\r\n', 417, 'validation_failed'],
   ];
 
@@ -140,6 +142,20 @@ describe('answers outside the routes are JSON in the one error shape, with secur
     expect(responses).toHaveLength(1);
     expectJsonError(responses[0], status, code);
     expect(ex.closed).toBe(true);
+  });
+
+  it('a repeated Host is 400 and a repeated Authorization 401, whichever comes first (Node alone keeps the first and drops the rest)', async () => {
+    const key = t.adminKey;
+    const request = (headers: string) => `GET /api/runtimes HTTP/1.1\r\n${headers}Connection: close\r\n\r\n`;
+    const statusOf = async (headers: string) => parseResponses((await rawExchange(port, request(headers))).text).responses[0];
+    const oneKey = `Authorization: Bearer ${key}\r\n`;
+    expect((await statusOf(`Host: 127.0.0.1\r\n${oneKey}`)).status).toBe(200);
+    for (const hosts of ['Host: 127.0.0.1\r\nHost: evil.example\r\n', 'Host: evil.example\r\nHost: 127.0.0.1\r\n', 'Host: 127.0.0.1\r\nhost: 127.0.0.1\r\n']) {
+      expectJsonError(await statusOf(`${hosts}${oneKey}`), 400, 'validation_failed');
+    }
+    for (const keys of [`${oneKey}Authorization: Bearer wrong\r\n`, `Authorization: Bearer wrong\r\n${oneKey}`, `${oneKey}authorization: Bearer ${key}\r\n`]) {
+      expectJsonError(await statusOf(`Host: 127.0.0.1\r\n${keys}`), 401, 'unauthorized');
+    }
   });
 
   // The router fails on these before any hook runs (Fastify's frameworkErrors): they still pass the

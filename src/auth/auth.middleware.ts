@@ -1,5 +1,6 @@
 import { isApiPath } from '../common/http/api-path';
 import type { Middleware } from '../common/http/middleware-chain';
+import { isRepeatedHeader } from '../common/http/host-check.middleware';
 import { ApiError } from '../common/errors/api-error';
 import type { ApiKeys, Principal } from './api-keys.service';
 import { ANONYMOUS_KEY_ID, type Scope, SCOPES } from './auth.constants';
@@ -46,6 +47,8 @@ export function authMiddleware(keys: ApiKeys, options: { disabled: boolean; rate
       req.auth = { keyId: ANONYMOUS_KEY_ID, scopes: ['admin'] };
       return next();
     }
+    // Two keys would leave which one acts to the order Node reads them in (it keeps the first).
+    if (isRepeatedHeader(req.rawHeaders, 'authorization')) return next(unauthorized('Send one Authorization header'));
     const match = BEARER.exec(req.headers.authorization ?? '');
     if (!match) return next(unauthorized('A valid API key is required: Authorization: Bearer <key>'));
     keys

@@ -1,4 +1,5 @@
 import { ProviderError, type ChatMessage, type ModelProvider, type ModelUsage, type StreamSink } from './model-provider';
+import { StorableTextStream } from './storable-text';
 
 /**
  * SPEC §9's policy for one model call, once for every adapter:
@@ -9,7 +10,9 @@ import { ProviderError, type ChatMessage, type ModelProvider, type ModelUsage, t
  *   every gap between chunks; RUN_MAX_MS (`deadlineAt`) bounds everything,
  *   backoff included; either ends the call `provider_timeout`;
  * - the caller's `signal` ends it at once with the signal's reason (not a
- *   ProviderError) and aborts the HTTP request.
+ *   ProviderError) and aborts the HTTP request;
+ * - `onText` gets text a store can keep as it is (storable-text.ts), so what
+ *   a delta event carries is what the stored reply holds.
  */
 
 export interface CallModelOptions {
@@ -133,19 +136,23 @@ function runAttempt(
     // A deadline beyond what one timer can hold is weeks away: the watchdog ends any stall long before.
     if (untilDeadline <= LONGEST_TIMER_MS) deadline = setTimeout(() => fail(deadlinePassed()), Math.max(0, untilDeadline));
 
+    const storable = new StorableTextStream();
+    const deliver = (text: string): void => {
+      progress.textDelivered = true;
+      try {
+        onText(text);
+      } catch (error) {
+        fail(error);
+        throw error;
+      }
+    };
     const sink: StreamSink = {
       text(text) {
         // An adapter still unwinding after the attempt settled must not deliver anything more.
         if (settled) return;
         armWatchdog();
-        if (text === '') return;
-        progress.textDelivered = true;
-        try {
-          onText(text);
-        } catch (error) {
-          fail(error);
-          throw error;
-        }
+        const clean = storable.push(text);
+        if (clean !== '') deliver(clean);
       },
       activity() {
         if (!settled) armWatchdog();
@@ -160,6 +167,15 @@ function runAttempt(
     }
     streaming.then(
       (result) => {
+        if (settled) return;
+        const rest = storable.end();
+        if (rest !== '') {
+          try {
+            deliver(rest);
+          } catch {
+            return; // deliver failed the attempt
+          }
+        }
         if (settle()) resolve(result);
       },
       (error: unknown) =>

@@ -6,10 +6,11 @@ import type { StoredApiKey } from '../../store/backend-store';
 import { type Scope, SCOPES } from '../auth.constants';
 
 export class CreateApiKeyDto {
-  @ApiProperty({ minLength: 1, maxLength: 80, example: 'web console', description: 'A name for people: letters, digits, spaces and . _ - : only' })
+  @ApiProperty({ minLength: 1, maxLength: 80, example: 'web console', description: 'A name for people: letters, digits, spaces and . _ - : only, not only spaces' })
   @IsString()
   @MaxLength(80)
-  @Matches(/^[A-Za-z0-9 ._:-]{1,80}$/, { message: 'name must be 1 to 80 letters, digits, spaces or . _ - :' })
+  // Not only spaces, as an input's content may not be only whitespace: a name no one can read names nothing.
+  @Matches(/^(?=.*[^ ])[A-Za-z0-9 ._:-]{1,80}$/, { message: 'name must be 1 to 80 letters, digits, spaces or . _ - :, not only spaces' })
   name: string;
 
   @ApiProperty({ enum: SCOPES, isArray: true, example: ['read', 'write'], description: 'read: GET; write: create, input, cancel, stop; admin: delete and keys. Each includes the ones before it.' })

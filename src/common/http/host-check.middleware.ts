@@ -19,9 +19,30 @@ export function hostNameOf(host: string | undefined): string | undefined {
  * own name in `Host`. Only the configured names (any port) are answered;
  * everything else is `403 host_not_allowed`, before anything else runs.
  */
+/**
+ * Whether the header `lowerName` came more than once. Node keeps the first
+ * Host and the first Authorization and drops the others without a word, so
+ * only the raw list tells.
+ */
+export function isRepeatedHeader(rawHeaders: readonly string[], lowerName: string): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    if (name.length !== lowerName.length || name.toLowerCase() !== lowerName) continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
+
 export function hostCheckMiddleware(allowed: readonly string[] | '*'): Middleware {
   const names = allowed === '*' ? null : new Set(allowed);
   return (req, res, next) => {
+    // RFC 9112 §3.2: a request with more than one Host is answered 400, whichever one a check would read.
+    if (isRepeatedHeader(req.rawHeaders, 'host')) {
+      res.setHeader('Connection', 'close');
+      return next(new ApiError(400, 'validation_failed', 'A request carries one Host header'));
+    }
     if (names === null) return next();
     const name = hostNameOf(req.headers.host);
     if (name !== undefined && names.has(name)) return next();

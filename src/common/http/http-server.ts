@@ -178,6 +178,12 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
     for (const listener of app) listener.call(server, req, res);
   });
 
+  // CONNECT goes to this event, never to the router; with no listener Node closes the socket without an answer.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    socket.end(rawErrorResponse(400, 'validation_failed', 'CONNECT is not supported: this server is not a proxy'));
+    socket.destroySoon();
+  });
+
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
     sendError(res, 417, 'validation_failed', 'Only Expect: 100-continue is supported');
   });

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import request from 'supertest';
 import { ApiError } from '../errors/api-error';
 import { INPUT_BOUNDS } from '../validation/input-bounds';
@@ -57,7 +59,7 @@ describe('jsonBodyMiddleware over HTTP', () => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(body));
   };
-  const app = createServer((req, res) => {
+  const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
     const r = req as PipelineRequest;
     r.path = routedPathOf(req.url ?? '/');
     middleware(r, res, (err) => {
@@ -65,7 +67,8 @@ describe('jsonBodyMiddleware over HTTP', () => {
       else if (err) send(res, 500, { unexpected: String(err) });
       else send(res, 200, { ok: true, keys: Object.keys(r.body as object) });
     });
-  });
+  };
+  const app = createServer(handle);
   const post = (body: string | Buffer, type = 'application/json') => request(app).post('/').set('content-type', type).send(body);
 
   it('parses an ordinary body', async () => {
@@ -79,6 +82,9 @@ describe('jsonBodyMiddleware over HTTP', () => {
     ['90,000 keys', `{${Array.from({ length: 90_000 }, (_, i) => `"k${i}":0`).join(',')}}`, `an object in the body has more than ${INPUT_BOUNDS.maxKeysPerObject} fields`],
     ['a BOM before 90,000 keys', `\ufeff{${Array.from({ length: 90_000 }, (_, i) => `"k${i}":0`).join(',')}}`, `an object in the body has more than ${INPUT_BOUNDS.maxKeysPerObject} fields`],
     ['a top-level array', `[${'0,'.repeat(1000)}0]`, 'body must be a JSON object'],
+    ['a top-level null', 'null', 'body must be a JSON object'],
+    ['a top-level number', '1', 'body must be a JSON object'],
+    ['a top-level string', '"x"', 'body must be a JSON object'],
     ['an escaped __proto__', '{"\\u005f_proto__":{"polluted":1}}', 'body contains a forbidden property name'],
   ])('refuses %s with 400 validation_failed and a fixed detail', async (_name, body, message) => {
     expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_BODY_BYTES);
@@ -109,6 +115,36 @@ describe('jsonBodyMiddleware over HTTP', () => {
     const res = await post(Buffer.from('{"content":"x"}', 'utf16le'), 'application/json; charset=utf-16le');
     expect(res.status).toBe(415);
     expect(res.body.error).toBe('unsupported_media_type');
+  });
+
+  it.each([
+    ['an encoded lone surrogate', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d])],
+    ['bytes that are no UTF-8 at all', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d])],
+    ['an overlong encoding', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc0, 0xaf, 0x22, 0x7d])],
+  ])('refuses %s with 400 instead of reading it as U+FFFD', async (_name, body) => {
+    // serialize: as it is (superagent would send a Buffer under a JSON type as JSON of its bytes).
+    const res = await request(app).post('/').set('content-type', 'application/json').serialize((b: Buffer) => b as unknown as string).send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('validation_failed');
+    expect(res.body.details).toEqual([{ path: 'body', message: 'body is not valid UTF-8' }]);
+  });
+
+  it('reads a POST with a JSON Content-Type and no body at all (no Content-Length) as an empty object, as without the header', async () => {
+    const server = createServer(handle).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      for (const header of ['Content-Type: application/json\r\n', '']) {
+        // Raw: every client library adds a Content-Length: 0, which is not the case at issue.
+        const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+        socket.end(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n${header}Connection: close\r\n\r\n`);
+        let text = '';
+        for await (const chunk of socket) text += String(chunk);
+        expect(text).toMatch(/^HTTP\/1\.1 200 /);
+        expect(text.endsWith('{"ok":true,"keys":[]}')).toBe(true);
+      }
+    } finally {
+      server.close();
+    }
   });
 
   it('still says invalid JSON without quoting the parser', async () => {

@@ -1,4 +1,5 @@
 import bodyParser from 'body-parser';
+import { isUtf8 } from 'node:buffer';
 import typeIs from 'type-is';
 import type { Middleware } from './middleware-chain';
 import { ApiError } from '../errors/api-error';
@@ -25,7 +26,7 @@ export function checkBodyShape(value: unknown, bounds: InputBounds = INPUT_BOUND
 /** Thrown from body-parser's `verify` hook; body-parser passes it on with our `type`. */
 class BodyRefusal extends Error {
   constructor(
-    readonly type: 'charset.unsupported' | 'entity.bounds.exceeded',
+    readonly type: 'charset.unsupported' | 'entity.bounds.exceeded' | 'entity.utf8.invalid',
     readonly violation?: BoundViolation,
   ) {
     super(type);
@@ -40,6 +41,8 @@ class BodyRefusal extends Error {
  */
 export function verifyBodyBytes(_req: unknown, _res: unknown, bytes: Buffer, encoding: string | null): void {
   if (encoding !== null && encoding !== 'utf-8' && encoding !== 'utf8') throw new BodyRefusal('charset.unsupported');
+  // The decoder would turn invalid bytes into U+FFFD without a word: a body whose escape `\ud800` is a 400 must not pass as raw bytes.
+  if (!isUtf8(bytes)) throw new BodyRefusal('entity.utf8.invalid');
   const violation = scanJsonBounds(bytes);
   if (violation) throw new BodyRefusal('entity.bounds.exceeded', violation);
 }
@@ -56,7 +59,8 @@ export function verifyBodyBytes(_req: unknown, _res: unknown, bytes: Buffer, enc
  * (`checkBodyShape`, which also refuses the forbidden keys).
  */
 export function jsonBodyMiddleware(): Middleware {
-  const parse = bodyParser.json({ limit: MAX_BODY_BYTES, strict: true, type: () => true, verify: verifyBodyBytes });
+  // Not strict: `null`, `1` or `"x"` is valid JSON, refused below as "must be a JSON object" rather than called invalid JSON.
+  const parse = bodyParser.json({ limit: MAX_BODY_BYTES, strict: false, type: () => true, verify: verifyBodyBytes });
   return (req, res, next) => {
     if (!METHODS_WITH_BODY.has(req.method ?? '')) return next();
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -66,7 +70,8 @@ export function jsonBodyMiddleware(): Middleware {
     // No body at all (no Content-Length or 0, no Transfer-Encoding) and no other content type is `{}`:
     // stop and cancel take an empty body (SPEC §9); routes that need fields answer 400 for it.
     const contentType = req.headers['content-type'];
-    if (req.headers['transfer-encoding'] === undefined && declared === 0 && (contentType === undefined || typeIs(req, JSON_TYPE))) {
+    // typeIs(req, …) answers false for a request without a body, so the header alone is matched here.
+    if (req.headers['transfer-encoding'] === undefined && declared === 0 && (contentType === undefined || typeIs.is(contentType, JSON_TYPE))) {
       req.body = {};
       return next();
     }
@@ -96,6 +101,8 @@ function toBodyError(err: unknown): ApiError {
     case 'charset.unsupported':
     case 'encoding.unsupported':
       return new ApiError(415, 'unsupported_media_type', 'Request body must be UTF-8 application/json');
+    case 'entity.utf8.invalid':
+      return ApiError.validationFailed([{ path: 'body', message: 'body is not valid UTF-8' }], 'Request body is not valid UTF-8');
     case 'entity.parse.failed':
       return ApiError.validationFailed([{ path: 'body', message: 'body is not valid JSON' }], 'Request body is not valid JSON');
     default:

@@ -140,6 +140,20 @@ describe('createValidationPipe', () => {
     }
   });
 
+  it.each(['-5', 'abc', '1e309', '0x10', ' 5 ', '-0'])('says only that limit=%p is not a whole number, not that it is out of range', async (limit) => {
+    const err = await refusal(pipe.transform(q({ limit }), query(ListQueryDto)));
+    expect(err.body.error).toBe('validation_failed');
+    expect(err.body.details).toEqual([{ path: 'limit', message: 'limit must be a whole number' }]);
+  });
+
+  it('still gives every range failure of a value of the right type (limit=201: limit_too_large; start=-1 is not digits)', async () => {
+    const err = await refusal(pipe.transform(q({ limit: '201' }), query(ListQueryDto)));
+    expect(err.body.error).toBe('limit_too_large');
+    expect(err.body.details).toEqual([{ path: 'limit', message: 'limit must not be greater than 200' }]);
+    const start = await refusal(pipe.transform(q({ start: '-1' }), query(TranscriptQueryDto)));
+    expect(start.body.details).toEqual([{ path: 'start', message: 'start must be a whole number' }]);
+  });
+
   it('keeps its own validation errors safe', async () => {
     const err = await refusal(pipe.transform({ content: 'x', kind: 'assistant' }, body(SendInputDto)));
     expect(err.body.details).toEqual([{ path: 'kind', message: 'kind must be one of the following values: user, system' }]);

@@ -29,7 +29,7 @@ function flatten(errors: readonly ValidationError[], parent: string, out: Leaf[]
     // A segment is a DTO property, an array index or, for an unknown field, the client's key: always cut short and made safe.
     const segment = safeExcerpt(String(error.property));
     const path = parent ? `${parent}.${segment}` : segment;
-    for (const [name, message] of Object.entries(error.constraints ?? {})) {
+    for (const [name, message] of typeFailuresFirst(error.constraints)) {
       if (out.length >= MAX_DETAILS) return;
       const code = (error.contexts?.[name] as Record<string, unknown> | undefined)?.[ERROR_CODE_CONTEXT];
       // The whitelist message repeats the key as sent; the path already names it, made safe.
@@ -38,6 +38,20 @@ function flatten(errors: readonly ValidationError[], parent: string, out: Leaf[]
     }
     if (error.children?.length) flatten(error.children, path, out);
   }
+}
+
+/** class-validator's type checks: a value of the wrong type fails them and every range check after them. */
+const TYPE_CONSTRAINTS: ReadonlySet<string> = new Set(['isInt', 'isNumber', 'isString', 'isBoolean', 'isArray', 'isObject']);
+
+/**
+ * A property's failed constraints, but only its type check when that failed:
+ * the range checks presume the type, so `limit=-5` (not a whole number
+ * here: only digits are) would also say "must not be greater than 200".
+ */
+function typeFailuresFirst(constraints: Record<string, string> | undefined): Array<[string, string]> {
+  const all = Object.entries(constraints ?? {});
+  const typeFailures = all.filter(([name]) => TYPE_CONSTRAINTS.has(name));
+  return typeFailures.length > 0 ? typeFailures : all;
 }
 
 const SPECIFIC_MESSAGES: Record<string, string> = {
