@@ -211,6 +211,19 @@ describe.each([
     expect(fake.requests[0].clientClosedAt).not.toBeNull();
   });
 
+  it('delete during a run: the worker stream ends on worker.deleted numbered right after the last event it sent, no gap', async () => {
+    const id = await createEmbeddedWorker(t);
+    const stream = await connect(`${workerPath(id)}/events`);
+    fake.enqueue({ kind: 'reply', chunks: ['one ', 'two ', 'three ', 'four ', 'five'], chunkDelayMs: 300 });
+    await send(id, 'go');
+    await stream.waitFor((c) => workerEvents(c).some((e) => e.event === 'message.delta'));
+    expect((await t.delete(workerPath(id))).status).toBe(204);
+    await stream.waitFor((c) => c.ended, 5000);
+    const events = workerEvents(stream);
+    expect(events.at(-1)!.event).toBe('worker.deleted');
+    expect(events.map((e) => e.id)).toEqual(events.map((_, i) => `evt-${i + 1}`));
+  });
+
   it('cancel aborts the provider request within 1 s, keeps the partial text and is idempotent; a finished run is 409 run_finished', async () => {
     const id = await createEmbeddedWorker(t);
     fake.enqueue({ kind: 'reply', chunks: ['some ', 'partial ', 'reply ', 'that ', 'goes ', 'on'], chunkDelayMs: 300 });
