@@ -168,3 +168,23 @@ if (PG_URL) {
     }, 30_000);
   });
 }
+
+describe('a data directory that cannot be made', () => {
+  // /proc/1/… : mkdir answers ENOENT under a parent that exists; Node 20's recursive mkdir retried it forever, at full CPU.
+  it.each([
+    ['WORKSPACE_DATA_DIR', { WORKSPACE_DATA_DIR: '/proc/1/workspace-data' }],
+    ['RUNTIME_STORE_URL', { WORKSPACE_DATA_DIR: makeTempDir('wb-baddir-'), RUNTIME_STORE_URL: 'sqlite:/proc/1/nope/x.sqlite3' }],
+  ])('under %s: start-up exits 1 at once with a log line, never hangs', async (_name, env) => {
+    const child = spawn(process.execPath, [MAIN], { env: { ...process.env, PORT: '0', API_KEY: 'baddir-admin-key-0123456789', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const [code, signal] = (await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])))) as [number | null, string | null];
+    clearTimeout(killer);
+    expect(signal).toBeNull(); // not killed by the deadline above
+    expect(code).toBe(1);
+    const failure = output.trim().split('\n').map((line) => JSON.parse(line)).find((l) => l.level === 'error' || l.level === 'fatal');
+    expect(failure?.msg).toMatch(/^ENOENT/);
+  }, 20_000);
+});

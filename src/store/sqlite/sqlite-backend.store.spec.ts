@@ -1,4 +1,26 @@
-import { SqliteBackendStore } from './sqlite-backend.store';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeDirectories, SqliteBackendStore } from './sqlite-backend.store';
+
+describe('makeDirectories', () => {
+  let root: string;
+  beforeEach(() => (root = mkdtempSync(join(tmpdir(), 'wb-mkdir-'))));
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('makes every missing directory, and does nothing more for one that exists', () => {
+    const deep = join(root, 'a', 'b', 'c');
+    makeDirectories(deep);
+    expect(statSync(deep).isDirectory()).toBe(true);
+    expect(() => makeDirectories(deep)).not.toThrow();
+    expect(() => makeDirectories(root)).not.toThrow();
+  });
+
+  it('fails with the system error where a file stands in the way', () => {
+    writeFileSync(join(root, 'file'), '');
+    expect(() => makeDirectories(join(root, 'file', 'sub'))).toThrow(expect.objectContaining({ code: 'ENOTDIR' }));
+  });
+});
 
 /**
  * The one connection's queue: a read that finds it idle runs at once, and a

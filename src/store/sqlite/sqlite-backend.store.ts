@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, promises as fsp, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { SQLITE_MIGRATIONS } from '../sql/schema';
 import { SQLITE_DIALECT, type SqlExecutor, SqlStoreTx, type Row } from '../sql/sql-queries';
 import { type StoreDescription, type StoreNotice, type StoreQueries, type StoreTx, StoreUnavailableError, BackendStore } from '../backend-store';
@@ -97,7 +97,7 @@ export class SqliteBackendStore extends BackendStore {
 
   async init(): Promise<void> {
     const file = this.options.file;
-    if (file !== null) mkdirSync(dirname(file), { recursive: true });
+    if (file !== null) makeDirectories(dirname(file));
     this.db = new Database(file ?? ':memory:', { timeout: this.options.busyTimeoutMs ?? 25 });
     if (file !== null) {
       this.db.pragma('journal_mode = WAL');
@@ -312,3 +312,31 @@ export class SqliteBackendStore extends BackendStore {
 }
 
 export type { Row };
+
+/**
+ * `mkdir -p`, one directory at a time from the nearest one that exists.
+ * Node 20's `mkdirSync(dir, { recursive: true })` never returns where a
+ * directory cannot be made in a parent that exists (`/proc/1/x`: ENOENT,
+ * and it retries the parent, which exists, forever), so a mistyped
+ * WORKSPACE_DATA_DIR hung start-up at full CPU without a word.
+ */
+export function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    try {
+      statSync(at);
+      break; // exists: mkdir below says so if it is not a directory
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    missing.push(at);
+    if (dirname(at) === at) break;
+  }
+  for (const at of missing.reverse()) {
+    try {
+      mkdirSync(at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // made meanwhile by another process
+    }
+  }
+}
