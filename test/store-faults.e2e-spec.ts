@@ -150,7 +150,7 @@ if (PG_URL) {
       await proxy.start();
       const url = `postgres://app:sEcr3t%off@127.0.0.1:${proxy.port}/db`;
       const child = spawn(process.execPath, [MAIN], {
-        env: { ...process.env, RUNTIME_STORE_URL: url, PG_STARTUP_TIMEOUT_MS: '1500', PORT: '0', WORKSPACE_DATA_DIR: makeTempDir('wb-pgdown-'), API_KEY: 'k' },
+        env: { ...process.env, RUNTIME_STORE_URL: url, PG_STARTUP_TIMEOUT_MS: '1500', PORT: '0', WORKSPACE_DATA_DIR: makeTempDir('wb-pgdown-'), API_KEY: 'pgdown-admin-key-0123456789' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';

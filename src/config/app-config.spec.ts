@@ -23,6 +23,9 @@ describe('configuration', () => {
     expect(() => loadAppConfig({ PORT: 'abc' } as NodeJS.ProcessEnv)).toThrow('PORT must be a whole number');
     expect(() => loadAppConfig({ WORKSPACE_ID: 'a/b' } as NodeJS.ProcessEnv)).toThrow(/WORKSPACE_ID/);
     expect(() => loadAppConfig({ SQLITE_SYNCHRONOUS: 'OFF' } as NodeJS.ProcessEnv)).toThrow(/SQLITE_SYNCHRONOUS/);
+    expect(() => loadAppConfig({ API_KEY: 'short-key-15chr' } as NodeJS.ProcessEnv)).toThrow('API_KEY must be at least 16 characters');
+    expect(() => loadAppConfig({ API_KEY: 'short-key-15chr' } as NodeJS.ProcessEnv)).not.toThrow(/short-key/);
+    expect(loadAppConfig({ API_KEY: 'a-key-of-16-char' } as NodeJS.ProcessEnv).auth.apiKey).toBe('a-key-of-16-char');
   });
 
   it('knows which values logs must never print', () => {

@@ -152,6 +152,16 @@ function boolFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): b
 
 const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
 
+/** The shortest API_KEY accepted: a shorter one can be guessed, and logs redact it wherever it occurs (API_KEY=k took every "k" out of them). */
+export const MIN_API_KEY_LENGTH = 16;
+
+function operatorApiKey(raw: string | undefined): string | null {
+  const key = nonEmpty(raw);
+  if (key === undefined) return null;
+  if (key.length < MIN_API_KEY_LENGTH) throw new ConfigError(`API_KEY must be at least ${MIN_API_KEY_LENGTH} characters`);
+  return key;
+}
+
 /** MODEL_PROVIDER and friends (SPEC §9). Unset MODEL_PROVIDER means no execution. */
 export function parseModelProvider(env: NodeJS.ProcessEnv): ModelProviderSettings | null {
   const kind = nonEmpty(env.MODEL_PROVIDER);
@@ -238,7 +248,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     auth: {
       disabled: authDisabled,
-      apiKey: nonEmpty(env.API_KEY) ?? null,
+      apiKey: operatorApiKey(env.API_KEY),
       rateLimitPerMinute: optionalIntFromEnv(env, 'RATE_LIMIT_PER_MINUTE', 1, 100_000),
     },
     http: {
