@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { Agent, request } from 'node:http';
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -142,6 +143,18 @@ describe('answers outside the routes are JSON in the one error shape, with secur
     expect(responses).toHaveLength(1);
     expectJsonError(responses[0], status, code);
     expect(ex.closed).toBe(true);
+  });
+
+  it('a CONNECT whose client resets the connection at once leaves the server up (the socket Node hands over has no error listener)', async () => {
+    for (let i = 0; i < 30; i++) {
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n');
+      socket.resetAndDestroy();
+    }
+    await sleep(200);
+    const after = parseResponses((await rawExchange(port, `GET /api/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)).text).responses[0];
+    expect(after.status).toBe(200);
   });
 
   it('a repeated Host is 400 and a repeated Authorization 401, whichever comes first (Node alone keeps the first and drops the rest)', async () => {

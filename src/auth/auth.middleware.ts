@@ -1,6 +1,6 @@
 import { isApiPath } from '../common/http/api-path';
 import type { Middleware } from '../common/http/middleware-chain';
-import { isRepeatedHeader } from '../common/http/host-check.middleware';
+import { isRepeatedHeader } from '../common/http/raw-headers';
 import { ApiError } from '../common/errors/api-error';
 import type { ApiKeys, Principal } from './api-keys.service';
 import { ANONYMOUS_KEY_ID, type Scope, SCOPES } from './auth.constants';

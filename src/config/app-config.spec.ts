@@ -23,8 +23,11 @@ describe('configuration', () => {
     expect(() => loadAppConfig({ PORT: 'abc' } as NodeJS.ProcessEnv)).toThrow('PORT must be a whole number');
     expect(() => loadAppConfig({ WORKSPACE_ID: 'a/b' } as NodeJS.ProcessEnv)).toThrow(/WORKSPACE_ID/);
     expect(() => loadAppConfig({ SQLITE_SYNCHRONOUS: 'OFF' } as NodeJS.ProcessEnv)).toThrow(/SQLITE_SYNCHRONOUS/);
-    expect(() => loadAppConfig({ API_KEY: 'short-key-15chr' } as NodeJS.ProcessEnv)).toThrow('API_KEY must be at least 16 characters');
-    expect(() => loadAppConfig({ API_KEY: 'short-key-15chr' } as NodeJS.ProcessEnv)).not.toThrow(/short-key/);
+    for (const key of ['short-key-15chr', 'a key with spaces in it', 'ключ-не-ascii-символы', 'x'.repeat(513)]) {
+      expect(() => loadAppConfig({ API_KEY: key } as NodeJS.ProcessEnv)).toThrow('API_KEY must be 16 to 512 printable ASCII characters without spaces');
+      expect(() => loadAppConfig({ API_KEY: key } as NodeJS.ProcessEnv)).not.toThrow(key.slice(0, 9));
+    }
+    expect(loadAppConfig({ API_KEY: 'x'.repeat(512) } as NodeJS.ProcessEnv).auth.apiKey).toHaveLength(512);
     expect(loadAppConfig({ API_KEY: 'a-key-of-16-char' } as NodeJS.ProcessEnv).auth.apiKey).toBe('a-key-of-16-char');
   });
 

@@ -152,13 +152,20 @@ function boolFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): b
 
 const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
 
-/** The shortest API_KEY accepted: a shorter one can be guessed, and logs redact it wherever it occurs (API_KEY=k took every "k" out of them). */
+/**
+ * What an API_KEY may be: 16 to 512 printable ASCII characters without
+ * spaces, the token a Bearer header can carry (auth.middleware.ts), so a key
+ * that could never be sent is refused at start-up. Not shorter: a short key
+ * can be guessed, and logs redact the key wherever it occurs (API_KEY=k took
+ * every "k" out of them).
+ */
 export const MIN_API_KEY_LENGTH = 16;
+const API_KEY_SHAPE = /^[\x21-\x7e]{16,512}$/;
 
 function operatorApiKey(raw: string | undefined): string | null {
   const key = nonEmpty(raw);
   if (key === undefined) return null;
-  if (key.length < MIN_API_KEY_LENGTH) throw new ConfigError(`API_KEY must be at least ${MIN_API_KEY_LENGTH} characters`);
+  if (!API_KEY_SHAPE.test(key)) throw new ConfigError(`API_KEY must be ${MIN_API_KEY_LENGTH} to 512 printable ASCII characters without spaces`);
   return key;
 }
 

@@ -2,9 +2,11 @@
  * Model text as every store keeps it byte for byte, the rule inputs are held
  * to (send-input.dto.ts): U+0000 (Postgres TEXT cannot hold it) and lone
  * surrogates (UTF-8 cannot encode them; SQLite would store U+FFFD) become
- * U+FFFD before the text reaches a delta event or the reply. Without this a
- * live `message.delta` carried what the stored item and a replay did not, or
- * the reply could not be stored at all on Postgres.
+ * U+FFFD before the text reaches a delta event or the reply. Without this the
+ * live events carried what the stored item did not (the transcript, and a
+ * replayed `message.completed`, which reads its item from the transcript,
+ * said U+FFFD where the live one said U+0000), and Postgres could not store
+ * the reply at all.
  *
  * A high surrogate at the end of a chunk is held back until the next one: a
  * provider may split a pair between two chunks, and each half alone would be

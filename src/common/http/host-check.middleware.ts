@@ -1,5 +1,6 @@
 import type { Middleware } from './middleware-chain';
 import { ApiError } from '../errors/api-error';
+import { isRepeatedHeader } from './raw-headers';
 
 /** The host name of a Host header, without its port: `[::1]:3000` → `[::1]`, `Example.com:80` → `example.com`. */
 export function hostNameOf(host: string | undefined): string | undefined {
@@ -19,22 +20,6 @@ export function hostNameOf(host: string | undefined): string | undefined {
  * own name in `Host`. Only the configured names (any port) are answered;
  * everything else is `403 host_not_allowed`, before anything else runs.
  */
-/**
- * Whether the header `lowerName` came more than once. Node keeps the first
- * Host and the first Authorization and drops the others without a word, so
- * only the raw list tells.
- */
-export function isRepeatedHeader(rawHeaders: readonly string[], lowerName: string): boolean {
-  let seen = false;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i];
-    if (name.length !== lowerName.length || name.toLowerCase() !== lowerName) continue;
-    if (seen) return true;
-    seen = true;
-  }
-  return false;
-}
-
 export function hostCheckMiddleware(allowed: readonly string[] | '*'): Middleware {
   const names = allowed === '*' ? null : new Set(allowed);
   return (req, res, next) => {

@@ -128,7 +128,8 @@ export function effectiveMaxConnections(configured: number, fileLimit = openFile
  *   is closed (see there);
  * - whatever Node would answer by itself (parser errors, headers too large,
  *   a missing Host, an unknown Expect) is the one error shape as JSON, with
- *   the security headers. A missing Host goes on to the host check (`403
+ *   the security headers, and so is CONNECT, which Node alone answers by
+ *   closing the socket. A missing Host goes on to the host check (`403
  *   host_not_allowed`), like an HTTP/1.0 request without one.
  */
 export function hardenHttpServer(server: Server, config: HttpConfig): void {
@@ -180,6 +181,10 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
 
   // CONNECT goes to this event, never to the router; with no listener Node closes the socket without an answer.
   server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    // Node took its own error listener off this socket: without one, a client's reset while the answer is written would end the process.
+    socket.on('error', () => socket.destroy());
+    // An answer still owed to an earlier pipelined request would be read as this one's: close instead.
+    if (connectionOf(socket, state).unanswered.size > 0) return socket.destroy();
     socket.end(rawErrorResponse(400, 'validation_failed', 'CONNECT is not supported: this server is not a proxy'));
     socket.destroySoon();
   });

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import request from 'supertest';
 import { ApiError } from '../errors/api-error';
@@ -59,7 +59,7 @@ describe('jsonBodyMiddleware over HTTP', () => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(body));
   };
-  const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const r = req as PipelineRequest;
     r.path = routedPathOf(req.url ?? '/');
     middleware(r, res, (err) => {

@@ -53,8 +53,9 @@ export function verifyBodyBytes(_req: unknown, _res: unknown, bytes: Buffer, enc
  * app.factory.ts), so that SPEC §6's first rules hold on every route:
  * a body over 1 MiB is 413 before parsing (by Content-Length, or as soon as the
  * stream passes the limit), a non-empty body that is not application/json
- * (or not UTF-8) is 415 (an empty one is `{}`), and invalid JSON is a 400 that does not quote the
- * parser's message. The body's shape is bounded twice: on the raw bytes
+ * (or declares a charset other than UTF-8) is 415 (an empty one is `{}`),
+ * bytes that are not valid UTF-8 are a 400, and invalid JSON is a 400 that
+ * does not quote the parser's message. The body's shape is bounded twice: on the raw bytes
  * before JSON.parse (`verifyBodyBytes`), and on the parsed value
  * (`checkBodyShape`, which also refuses the forbidden keys).
  */

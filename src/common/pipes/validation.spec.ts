@@ -146,12 +146,17 @@ describe('createValidationPipe', () => {
     expect(err.body.details).toEqual([{ path: 'limit', message: 'limit must be a whole number' }]);
   });
 
-  it('still gives every range failure of a value of the right type (limit=201: limit_too_large; start=-1 is not digits)', async () => {
+  it('gives the range failure of a value of the right type (limit=201: limit_too_large), the type failure of start=-1 alone', async () => {
     const err = await refusal(pipe.transform(q({ limit: '201' }), query(ListQueryDto)));
     expect(err.body.error).toBe('limit_too_large');
     expect(err.body.details).toEqual([{ path: 'limit', message: 'limit must not be greater than 200' }]);
     const start = await refusal(pipe.transform(q({ start: '-1' }), query(TranscriptQueryDto)));
     expect(start.body.details).toEqual([{ path: 'start', message: 'start must be a whole number' }]);
+  });
+
+  it('says a missing required object is missing, not also that it is no object', async () => {
+    const err = await refusal(pipe.transform({ acceptance: { kind: 'run_accepted' } }, body(CreateWorkerDto)));
+    expect(err.body.details).toEqual([{ path: 'intent', message: 'intent should not be null or undefined' }]);
   });
 
   it('keeps its own validation errors safe', async () => {

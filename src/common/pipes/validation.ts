@@ -29,7 +29,7 @@ function flatten(errors: readonly ValidationError[], parent: string, out: Leaf[]
     // A segment is a DTO property, an array index or, for an unknown field, the client's key: always cut short and made safe.
     const segment = safeExcerpt(String(error.property));
     const path = parent ? `${parent}.${segment}` : segment;
-    for (const [name, message] of typeFailuresFirst(error.constraints)) {
+    for (const [name, message] of reportedFailures(error.constraints)) {
       if (out.length >= MAX_DETAILS) return;
       const code = (error.contexts?.[name] as Record<string, unknown> | undefined)?.[ERROR_CODE_CONTEXT];
       // The whitelist message repeats the key as sent; the path already names it, made safe.
@@ -44,12 +44,16 @@ function flatten(errors: readonly ValidationError[], parent: string, out: Leaf[]
 const TYPE_CONSTRAINTS: ReadonlySet<string> = new Set(['isInt', 'isNumber', 'isString', 'isBoolean', 'isArray', 'isObject']);
 
 /**
- * A property's failed constraints, but only its type check when that failed:
- * the range checks presume the type, so `limit=-5` (not a whole number
- * here: only digits are) would also say "must not be greater than 200".
+ * The failures of one property worth saying: that it is missing, if it is;
+ * else its type check, if that failed; else all. The checks after presume
+ * what came before: `limit=-5` (not a whole number here: only digits are)
+ * would also say "must not be greater than 200", and a missing `intent`
+ * "must be an object".
  */
-function typeFailuresFirst(constraints: Record<string, string> | undefined): Array<[string, string]> {
+function reportedFailures(constraints: Record<string, string> | undefined): Array<[string, string]> {
   const all = Object.entries(constraints ?? {});
+  const missing = all.filter(([name]) => name === 'isDefined');
+  if (missing.length > 0) return missing;
   const typeFailures = all.filter(([name]) => TYPE_CONSTRAINTS.has(name));
   return typeFailures.length > 0 ? typeFailures : all;
 }

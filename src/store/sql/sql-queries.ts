@@ -60,6 +60,8 @@ const strOrNull = (v: unknown): string | null => (v === null || v === undefined 
 /** What a list of workers reads (StoredWorkerSummary). */
 const WORKER_SUMMARY_COLUMNS = ['worker_pk', 'worker_id', 'role', 'profile_selector', 'state', 'created_at_ms', 'last_seen_at_ms', 'current_run_id', 'queued_runs'] as const;
 const WORKER_SUMMARY = columns(WORKER_SUMMARY_COLUMNS);
+/** What a transcript page reads of its worker (StoredTranscriptHead). */
+const TRANSCRIPT_HEAD = columns(['worker_pk', 'transcript_length'] as const);
 /** A whole worker: the summary's columns first, at the same positions, so toWorkerSummary reads these rows too. */
 const WORKER = columns([
   ...WORKER_SUMMARY_COLUMNS, 'intent_json', 'requested_name', 'stop_reason', 'last_activity_at_ms', 'transcript_length', 'next_event_no', 'queue_front', 'queue_back',
@@ -278,8 +280,8 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async getTranscriptHead(workerId: string): Promise<StoredTranscriptHead | undefined> {
-    const row = await this.db.row('SELECT worker_pk, transcript_length FROM wb_workers WHERE worker_id = ?', [workerId]);
-    return row && { pk: num(row[0]), transcriptLength: num(row[1]) };
+    const row = await this.db.row(`SELECT ${TRANSCRIPT_HEAD.sql} FROM wb_workers WHERE worker_id = ?`, [workerId]);
+    return row && { pk: num(row[TRANSCRIPT_HEAD.at.worker_pk]), transcriptLength: num(row[TRANSCRIPT_HEAD.at.transcript_length]) };
   }
 
   async listWorkers(afterPk: number, limit: number): Promise<StoredWorkerSummary[]> {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDirectories, SqliteBackendStore } from './sqlite-backend.store';
@@ -14,6 +14,11 @@ describe('makeDirectories', () => {
     expect(statSync(deep).isDirectory()).toBe(true);
     expect(() => makeDirectories(deep)).not.toThrow();
     expect(() => makeDirectories(root)).not.toThrow();
+  });
+
+  it('fails with the system error where a dangling symbolic link stands in the way', () => {
+    symlinkSync(join(root, 'nowhere'), join(root, 'link'));
+    expect(() => makeDirectories(join(root, 'link'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
   });
 
   it('fails with the system error where a file stands in the way', () => {

@@ -336,7 +336,9 @@ export function makeDirectories(dir: string): void {
     try {
       mkdirSync(at);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // made meanwhile by another process
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // made meanwhile by another process, or a dangling link (below)
     }
   }
+  // The system's own error where `dir` is not a directory after all (a dangling symbolic link: ENOENT).
+  if (!statSync(resolve(dir)).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, '${dir}'`), { code: 'ENOTDIR' });
 }
