@@ -1,5 +1,5 @@
 import { ProviderError, type ChatMessage, type ModelProvider, type ModelUsage, type StreamSink } from './model-provider';
-import { StorableTextStream } from './storable-text';
+import { StorableTextStream } from '../common/validation/storable-text';
 
 /**
  * SPEC §9's policy for one model call, once for every adapter:
@@ -11,7 +11,7 @@ import { StorableTextStream } from './storable-text';
  *   backoff included; either ends the call `provider_timeout`;
  * - the caller's `signal` ends it at once with the signal's reason (not a
  *   ProviderError) and aborts the HTTP request;
- * - `onText` gets text a store can keep as it is (storable-text.ts), so what
+ * - `onText` gets text a store can keep as it is (common/validation/storable-text.ts), so what
  *   a delta event carries is what the stored reply holds.
  */
 

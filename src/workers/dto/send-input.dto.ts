@@ -2,22 +2,19 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsString, ValidateBy, ValidateIf } from 'class-validator';
 import { ApiField } from '../../common/dto/api-field.decorator';
 import { DiagnosticDto, toDiagnosticDtos } from '../../common/dto/diagnostic.dto';
+import { isStorableText } from '../../common/validation/storable-text';
 import type { InputOutcome, InputRequest, OnBusy } from '../../runtimes/runtime-source';
 import { RunSummaryDto, toRunSummaryDto } from './run-summary.dto';
 
 const ON_BUSY = ['enqueue', 'reject', 'interrupt'] as const;
 import { MAX_INPUT_CONTENT_LENGTH } from '../../runtimes/runtimes.constants';
 
-/**
- * Text every store keeps byte for byte: no U+0000 (Postgres TEXT cannot hold
- * it) and no lone surrogate (UTF-8 encoding would silently turn it into
- * U+FFFD). Refusing it is better than changing what the client sent.
- */
+/** Only text every store keeps byte for byte (isStorableText): refusing it is better than changing what the client sent. */
 export function IsStorableText(): PropertyDecorator {
   return ValidateBy({
     name: 'isStorableText',
     validator: {
-      validate: (value: unknown) => typeof value !== 'string' || (!value.includes('\u0000') && (value as string & { isWellFormed(): boolean }).isWellFormed()),
+      validate: (value: unknown) => typeof value !== 'string' || isStorableText(value),
       defaultMessage: () => '$property must be well-formed Unicode without U+0000',
     },
   });

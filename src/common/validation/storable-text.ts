@@ -1,12 +1,20 @@
 /**
- * Model text as every store keeps it byte for byte, the rule inputs are held
- * to (send-input.dto.ts): U+0000 (Postgres TEXT cannot hold it) and lone
- * surrogates (UTF-8 cannot encode them; SQLite would store U+FFFD) become
- * U+FFFD before the text reaches a delta event or the reply. Without this the
- * live events carried what the stored item did not (the transcript, and a
- * replayed `message.completed`, which reads its item from the transcript,
- * said U+FFFD where the live one said U+0000), and Postgres could not store
- * the reply at all.
+ * Text every store keeps byte for byte: no U+0000 (Postgres TEXT cannot hold
+ * it) and no lone surrogate (UTF-8 cannot encode one; SQLite would store
+ * U+FFFD). Client text that is not is refused (IsStorableText,
+ * send-input.dto.ts); model text is made so (StorableTextStream).
+ */
+export function isStorableText(text: string): boolean {
+  return !text.includes('\u0000') && (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/**
+ * Model text made storable (the rule above): U+0000 and lone surrogates
+ * become U+FFFD before the text reaches a delta event or the reply
+ * (model-call.ts). Without this the live events carried what the stored
+ * item did not (the transcript, and a replayed `message.completed`, which
+ * reads its item from the transcript, said U+FFFD where the live one said
+ * U+0000), and Postgres could not store the reply at all.
  *
  * A high surrogate at the end of a chunk is held back until the next one: a
  * provider may split a pair between two chunks, and each half alone would be
@@ -36,9 +44,8 @@ export class StorableTextStream {
 
 /** `text` with U+0000 and lone surrogates replaced by U+FFFD (unchanged, and not copied, when it has neither). */
 export function storableText(text: string): string {
-  const s = text as string & { isWellFormed(): boolean; toWellFormed(): string };
-  const wellFormed = s.isWellFormed() ? text : s.toWellFormed();
-  return wellFormed.includes('\u0000') ? wellFormed.replaceAll('\u0000', '\ufffd') : wellFormed;
+  if (isStorableText(text)) return text;
+  return (text as string & { toWellFormed(): string }).toWellFormed().replaceAll('\u0000', '\ufffd');
 }
 
 function isHighSurrogate(code: number): boolean {

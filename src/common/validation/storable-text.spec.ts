@@ -1,8 +1,13 @@
-import { StorableTextStream, storableText } from './storable-text';
+import { isStorableText, StorableTextStream, storableText } from './storable-text';
 
 describe('storableText', () => {
   it('replaces U+0000 and lone surrogates with U+FFFD and keeps pairs', () => {
     expect(storableText('a\u0000b\ud800c\udc00d😀')).toBe('a\ufffdb\ufffdc\ufffdd😀');
+  });
+
+  it('tells which text a store keeps as it is', () => {
+    expect(isStorableText('héllo 🌍')).toBe(true);
+    for (const text of ['a\u0000', '\ud800', 'x\udc00y', '😀\ud83d']) expect(isStorableText(text)).toBe(false);
   });
 
   it('returns well-formed text without U+0000 as it is', () => {
