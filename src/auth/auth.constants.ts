@@ -10,6 +10,10 @@ export const GENERATED_KEY_PATTERN = /^wbk_([0-9a-f]{24})_([A-Za-z0-9_-]{43})$/;
 /** The same shape anywhere in text: logs redact every key, including ones created before a restart. */
 export const GENERATED_KEY_SHAPE = /wbk_[0-9a-f]{24}_[A-Za-z0-9_-]{43}/;
 
+/** What a Bearer header can carry as a key (auth.middleware.ts), and so what API_KEY may be (app-config.ts). */
+export const BEARER_TOKEN_CHARACTERS = '\\x21-\\x7e'; // printable ASCII, no space
+export const MAX_BEARER_TOKEN_LENGTH = 512;
+
 /** The public id of a key (`key-<24 hex>`), valid as a path identifier. */
 export const keyIdOf = (hex: string) => `key-${hex}`;
 /** The bootstrap key (API_KEY unset): one fixed id, replaced at every start. */

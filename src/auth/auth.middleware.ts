@@ -3,7 +3,7 @@ import type { Middleware } from '../common/http/middleware-chain';
 import { isRepeatedHeader } from '../common/http/raw-headers';
 import { ApiError } from '../common/errors/api-error';
 import type { ApiKeys, Principal } from './api-keys.service';
-import { ANONYMOUS_KEY_ID, type Scope, SCOPES } from './auth.constants';
+import { ANONYMOUS_KEY_ID, BEARER_TOKEN_CHARACTERS, MAX_BEARER_TOKEN_LENGTH, type Scope, SCOPES } from './auth.constants';
 import type { RateLimiter } from './rate-limiter';
 
 
@@ -29,7 +29,7 @@ export function scopeFor(method: string, path: string): Scope {
 /** Each scope includes the ones below it: an admin key can read and write. */
 const grants = (principal: Principal, needed: Scope) => principal.scopes.some((s) => SCOPES.indexOf(s) >= SCOPES.indexOf(needed));
 
-const BEARER = /^Bearer +([\x21-\x7e]{1,512})$/i;
+const BEARER = new RegExp(`^Bearer +([${BEARER_TOKEN_CHARACTERS}]{1,${MAX_BEARER_TOKEN_LENGTH}})$`, 'i');
 
 function unauthorized(message: string): ApiError {
   return new ApiError(401, 'unauthorized', message, { headers: { 'WWW-Authenticate': 'Bearer realm="workspace-backend"', Connection: 'close' } });

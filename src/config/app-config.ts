@@ -2,6 +2,7 @@ import type { LogLevel } from '@nestjs/common';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ModelProviderSettings } from '../execution/model-provider';
+import { BEARER_TOKEN_CHARACTERS, MAX_BEARER_TOKEN_LENGTH } from '../auth/auth.constants';
 
 /** Matches every public id the API accepts or allocates (SPEC §5). */
 export const IDENTIFIER_PATTERN = /^[A-Za-z0-9_:-]{1,120}$/;
@@ -159,13 +160,13 @@ const nonEmpty = (v: string | undefined): string | undefined => (v === undefined
  * can be guessed, and logs redact the key wherever it occurs (API_KEY=k took
  * every "k" out of them).
  */
-export const MIN_API_KEY_LENGTH = 16;
-const API_KEY_SHAPE = /^[\x21-\x7e]{16,512}$/;
+const MIN_API_KEY_LENGTH = 16;
+const API_KEY_SHAPE = new RegExp(`^[${BEARER_TOKEN_CHARACTERS}]{${MIN_API_KEY_LENGTH},${MAX_BEARER_TOKEN_LENGTH}}$`);
 
 function operatorApiKey(raw: string | undefined): string | null {
   const key = nonEmpty(raw);
   if (key === undefined) return null;
-  if (!API_KEY_SHAPE.test(key)) throw new ConfigError(`API_KEY must be ${MIN_API_KEY_LENGTH} to 512 printable ASCII characters without spaces`);
+  if (!API_KEY_SHAPE.test(key)) throw new ConfigError(`API_KEY must be ${MIN_API_KEY_LENGTH} to ${MAX_BEARER_TOKEN_LENGTH} printable ASCII characters without spaces`);
   return key;
 }
 
