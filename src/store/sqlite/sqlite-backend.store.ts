@@ -325,7 +325,7 @@ export function makeDirectories(dir: string): void {
   for (let at = resolve(dir); ; at = dirname(at)) {
     try {
       statSync(at);
-      break; // exists: mkdir below says so if it is not a directory
+      break; // exists (if it is a file, mkdir of the next one down says so, or the check at the end does)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
