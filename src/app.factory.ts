@@ -98,9 +98,9 @@ function configureApp(app: NestFastifyApplication, config: AppConfig, logger: Lo
   app.setGlobalPrefix('api');
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   hardenHttpServer(fastify.server, config.http);
-  // The 405 table comes from the OpenAPI document that setupOpenApi builds below. That call also registers
-  // the explorer's routes, which must come after this hook so that it runs for them. Until then the stage
-  // passes (no request arrives before listen).
+  // The 405 table comes from the OpenAPI document that setupOpenApi (below) builds on first need. That call
+  // also registers the explorer's routes, which must come after this hook so that it runs for them. Until
+  // then the stage passes (no request arrives before listen).
   let methodNotAllowed: Middleware = (_req, _res, next) => next();
   const pipeline = middlewareChain([
     requestIdMiddleware(),
@@ -147,8 +147,8 @@ function configureApp(app: NestFastifyApplication, config: AppConfig, logger: Lo
     if (body !== undefined) request.body = body;
     done();
   });
-  const document = setupOpenApi(app);
-  methodNotAllowed = methodNotAllowedMiddleware(document.paths as Record<string, Record<string, unknown>>);
+  const openApiDocument = setupOpenApi(app);
+  methodNotAllowed = methodNotAllowedMiddleware(() => openApiDocument().paths as Record<string, Record<string, unknown>>);
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(EXCEPTION_FILTER);
   return pipeline;

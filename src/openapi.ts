@@ -178,11 +178,17 @@ function documentResponseHeaders(document: OpenAPIObject): void {
   };
 }
 
-/** Explorer at /docs, document at /docs-json (SPEC §8). */
-export function setupOpenApi(app: INestApplication): OpenAPIObject {
-  const document = buildOpenApiDocument(app);
+/**
+ * Explorer at /docs, document at /docs-json (SPEC §8). Returns the document's
+ * getter: it is built on first need (the explorer, or a request no route
+ * matched, see app.factory.ts), not at start-up, where @nestjs/swagger's scan
+ * of every controller and DTO was ~70 ms of issue 16's one second.
+ */
+export function setupOpenApi(app: INestApplication): () => OpenAPIObject {
+  let built: OpenAPIObject | undefined;
+  const document = () => (built ??= buildOpenApiDocument(app));
   // On Fastify, SwaggerModule serves the explorer's assets through @fastify/static: a runtime
-  // dependency for that reason, though nothing imports it (external in scripts/build.mjs).
+  // dependency for that reason, though only Nest imports it.
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
     yamlDocumentUrl: 'docs-yaml',

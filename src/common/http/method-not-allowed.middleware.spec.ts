@@ -10,7 +10,7 @@ const paths = {
 
 /** Runs the stage on a request with this method, path and matched route; resolves to what it passed to next(). */
 function run(method: string, path: string, route?: string, headers: Record<string, string> = {}): { err: unknown; headers: Record<string, unknown> } {
-  const stage = methodNotAllowedMiddleware(paths);
+  const stage = methodNotAllowedMiddleware(() => paths);
   const set: Record<string, unknown> = {};
   const res = { setHeader: (name: string, value: unknown) => void (set[name.toLowerCase()] = value) } as unknown as ServerResponse;
   let seen: unknown = 'next() not called';
@@ -38,5 +38,18 @@ describe('methodNotAllowedMiddleware', () => {
     expect(run('PUT', '/api/nothing-here').err).toBeUndefined();
     expect(run('OPTIONS', '/api/keys', undefined, { 'access-control-request-method': 'POST' }).err).toBeUndefined();
     expect((run('OPTIONS', '/api/keys').err as ApiError).getStatus()).toBe(405);
+  });
+
+  it('asks for the paths (the lazily built OpenAPI document) at the first request the router did not match, and only once', () => {
+    let asked = 0;
+    const stage = methodNotAllowedMiddleware(() => (asked++, paths));
+    const res = { setHeader: () => undefined } as unknown as ServerResponse;
+    const request = (method: string, path: string, route?: string) => stage({ method, path, route, headers: {} } as unknown as PipelineRequest, res, () => undefined);
+    expect(asked).toBe(0);
+    request('GET', '/api/keys', '/api/keys');
+    expect(asked).toBe(0);
+    request('PUT', '/api/keys');
+    request('PATCH', '/api/keys/k1');
+    expect(asked).toBe(1);
   });
 });
