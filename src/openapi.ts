@@ -5,6 +5,7 @@ import { NULLABLE_NESTED_MODELS } from './common/dto/api-field.decorator';
 import { errorExample, errorResponse } from './common/dto/error-response.dto';
 import { headerRef, RESPONSE_HEADERS } from './common/dto/response-headers';
 import type { ApiErrorCode } from './common/errors/api-error';
+import { once } from './common/memo/once';
 import { NO_QUERY_MESSAGE } from './common/pipes/reject-query.pipe';
 import { UNKNOWN_FIELD_MESSAGE, UNKNOWN_QUERY_PARAMETER_MESSAGE } from './common/pipes/validation';
 
@@ -185,8 +186,7 @@ function documentResponseHeaders(document: OpenAPIObject): void {
  * of every controller and DTO was ~70 ms of issue 16's one second.
  */
 export function setupOpenApi(app: INestApplication): () => OpenAPIObject {
-  let built: OpenAPIObject | undefined;
-  const document = () => (built ??= buildOpenApiDocument(app));
+  const document = once(() => buildOpenApiDocument(app));
   // On Fastify, SwaggerModule serves the explorer's assets through @fastify/static: a runtime
   // dependency for that reason, though only Nest imports it.
   SwaggerModule.setup('docs', app, document, {
