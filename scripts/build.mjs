@@ -10,11 +10,14 @@
 // (issue 16: first answer ≤ 1 s). Left outside it (loaded from node_modules):
 // - native or optional packages: better-sqlite3, pg-native, Nest's optional transports;
 // - the lazily required SDKs and pg (only loaded when configured);
-// - swagger-ui-dist, whose assets are served from its own directory.
-// class-validator, class-transformer and @fastify/static, which Nest loads with import(), are inside:
-// esbuild turns each import() of a bundled package into a require of the same copy the DTOs' decorators
-// use (one copy holds the metadata and the pipe reads it), and loading their ~340 files one by one from
-// node_modules cost ~90 ms of the start.
+// - swagger-ui-dist, whose assets are served from its own directory;
+// - class-transformer: its metadata storage is per module instance, and @nestjs/mapped-types loads
+//   `class-transformer/cjs/storage` with createRequire, which esbuild leaves alone. Outside, every
+//   importer gets Node's one cached instance.
+// class-validator, reflect-metadata and @fastify/static are inside: esbuild turns Nest's import() of a
+// bundled package into a require of the copy the DTOs' decorators use, and class-validator keeps its
+// metadata on the global object, so even mapped-types' second copy from node_modules would read the same.
+// Loading their ~300 files one by one from node_modules cost ~80 ms of the start.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -48,7 +51,8 @@ export async function ensureBuilt() {
 
   const outfile = at('dist', 'main.bundle.js');
   const bundled = newest(outfile);
-  if (bundled > newest(at('dist', 'src')) && bundled > newest(at('package-lock.json'))) return outfile;
+  // This script too: what it puts inside the bundle or leaves out changes the bundle.
+  if (bundled > newest(at('dist', 'src')) && bundled > newest(at('package-lock.json')) && bundled > newest(fileURLToPath(import.meta.url))) return outfile;
 
   // Loaded only when there is something to bundle: importing esbuild costs ~80 ms, more than the up-to-date check.
   const { build } = await import('esbuild');
@@ -67,6 +71,8 @@ export async function ensureBuilt() {
       'pg-native',
       'openai',
       '@anthropic-ai/sdk',
+      'class-transformer',
+      'class-transformer/*',
       'swagger-ui-dist',
       '@nestjs/microservices',
       '@nestjs/microservices/*',
