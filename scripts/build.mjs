@@ -14,10 +14,13 @@
 // - class-transformer: its metadata storage is per module instance, and @nestjs/mapped-types loads
 //   `class-transformer/cjs/storage` with createRequire, which esbuild leaves alone. Outside, every
 //   importer gets Node's one cached instance.
+//   (The ValidationPipe is handed the class-validator and class-transformer the DTOs use, see
+//   src/common/pipes/validation.ts, so Nest never loads either by name.)
 // class-validator, reflect-metadata and @fastify/static are inside: esbuild turns Nest's import() of a
-// bundled package into a require of the copy the DTOs' decorators use, and class-validator keeps its
-// metadata on the global object, so even mapped-types' second copy from node_modules would read the same.
-// Loading their ~300 files one by one from node_modules cost ~80 ms of the start.
+// bundled package (@fastify/static, for the explorer's assets) into a require of the bundled copy, and
+// class-validator keeps its metadata on the global object, so even mapped-types' second copy from
+// node_modules would read the same. Loading their files one by one from node_modules cost ~80–90 ms
+// of the start.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -51,8 +54,11 @@ export async function ensureBuilt() {
 
   const outfile = at('dist', 'main.bundle.js');
   const bundled = newest(outfile);
+  const compiledIsOlder = bundled > newest(at('dist', 'src'));
+  const packagesAreOlder = bundled > newest(at('package-lock.json'));
   // This script too: what it puts inside the bundle or leaves out changes the bundle.
-  if (bundled > newest(at('dist', 'src')) && bundled > newest(at('package-lock.json')) && bundled > newest(fileURLToPath(import.meta.url))) return outfile;
+  const thisScriptIsOlder = bundled > newest(fileURLToPath(import.meta.url));
+  if (compiledIsOlder && packagesAreOlder && thisScriptIsOlder) return outfile;
 
   // Loaded only when there is something to bundle: importing esbuild costs ~80 ms, more than the up-to-date check.
   const { build } = await import('esbuild');

@@ -14,6 +14,7 @@ interface RouteShape {
  * built lazily, see openapi.ts).
  */
 export function methodNotAllowedMiddleware(pathsOf: () => Record<string, Record<string, unknown>>): Middleware {
+  // Remembered here as well as in pathsOf: what is kept is the compiled patterns, not the document.
   let routes: RouteShape[] | undefined;
   const routesOf = (): RouteShape[] =>
     (routes ??= Object.entries(pathsOf()).map(([template, operations]) => {
