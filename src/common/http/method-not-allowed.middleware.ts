@@ -1,5 +1,6 @@
 import type { Middleware } from './middleware-chain';
 import { ApiError } from '../errors/api-error';
+import { once } from '../memo/once';
 
 interface RouteShape {
   pattern: RegExp;
@@ -14,14 +15,14 @@ interface RouteShape {
  * built lazily, see openapi.ts).
  */
 export function methodNotAllowedMiddleware(pathsOf: () => Record<string, Record<string, unknown>>): Middleware {
-  // Remembered here as well as in pathsOf: what is kept is the compiled patterns, not the document.
-  let routes: RouteShape[] | undefined;
-  const routesOf = (): RouteShape[] =>
-    (routes ??= Object.entries(pathsOf()).map(([template, operations]) => {
+  // Compiled once, at the first request that needs them (pathsOf remembers the document, this the patterns).
+  const routesOf = once((): RouteShape[] =>
+    Object.entries(pathsOf()).map(([template, operations]) => {
       const methods = new Set(Object.keys(operations).map((m) => m.toUpperCase()));
       if (methods.has('GET')) methods.add('HEAD');
       return { pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}/?$`), methods };
-    }));
+    }),
+  );
   return (req, res, next) => {
     // The router matched a route for this method and path: the method is served here. Only a request it
     // did not match needs the table (a scan of every path, the stage's whole cost on a matched GET).
