@@ -152,8 +152,9 @@ export function createValidationPipe(): ValidationPipe {
     validationError: { target: false, value: false },
     stopAtFirstError: false,
     exceptionFactory: validationErrorToApiError,
-    // The packages the DTOs' decorators registered their metadata with, handed over: otherwise Nest
-    // import()s them by name, a second way in that costs the start ~20 ms in Node's ESM loader.
+    // The packages the DTOs' decorators registered their metadata with, handed over rather than
+    // import()ed by name: the pipe reads the very class-transformer storage the @Type decorators
+    // wrote (one module instance, see scripts/build.mjs), whatever the bundle's layout.
     validatorPackage: classValidator,
     transformerPackage: classTransformer,
   });
