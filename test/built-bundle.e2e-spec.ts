@@ -1,7 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ChildServer } from './support/child-server';
+import { dirname, join } from 'node:path';
+import { ChildServer, MAIN } from './support/child-server';
+
+const BUNDLE = join(dirname(MAIN), 'server.bundle.js');
+const CODE_CACHE = join(dirname(MAIN), 'server.bundle.code-cache');
 
 /**
  * What only the built bundle can get wrong (scripts/build.mjs): which packages
@@ -11,17 +14,36 @@ import { ChildServer } from './support/child-server';
  * OpenAPI document, which the bundle builds at its first request (openapi.ts;
  * that it is built lazily and once is pinned by the unit specs of once() and
  * the 405 stage). The in-process suites run the TypeScript, not the bundle.
+ * Twice: at the first start after a build, which compiles the bundle and
+ * writes V8's code cache, and at a start from that cache
+ * (scripts/bundle-entry.cjs; its rules are shown in bundle-entry.e2e-spec.ts).
  */
-describe('the built bundle (what npm start runs)', () => {
+it('the bundle holds no import(): esbuild made each a require() (an import() would fail in code from the cache)', () => {
+  const lines = readFileSync(BUNDLE, 'utf8').split('\n');
+  const calls = lines.filter((line) => /(^|[^\w$.])import\(/.test(line) && !/^\s*(\/\/|\*|\/\*)/.test(line.trim()) && !/\/\*\*?.*@(type|param)/.test(line));
+  expect(calls).toEqual([]);
+});
+
+describe.each([
+  ['the first start after a build (no code cache: it writes one)', false],
+  ['a later start (from the code cache)', true],
+])('the built bundle (what npm start runs): %s', (_title, fromCache) => {
   let dir: string;
   let server: ChildServer;
+  let cacheInode: number | undefined;
   beforeAll(async () => {
+    if (fromCache) {
+      expect(existsSync(CODE_CACHE)).toBe(true);
+      cacheInode = statSync(CODE_CACHE).ino;
+    } else {
+      rmSync(CODE_CACHE, { force: true });
+    }
     dir = mkdtempSync(join(tmpdir(), 'wb-bundle-'));
     server = new ChildServer({ WORKSPACE_DATA_DIR: dir, WORKSPACE_ROOT: dir, RUNTIME_STORE_URL: 'memory:' });
     await server.start();
   });
   afterAll(async () => {
-    await server.terminate();
+    if (server.running) await server.terminate();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -59,4 +81,17 @@ describe('the built bundle (what npm start runs)', () => {
     const errors = server.logLines().filter((line) => line.level === 'error' || line.level === 'fatal');
     expect(errors).toEqual([]);
   });
+
+  if (fromCache) {
+    it('did not write the cache again (V8 took it) by the time it stopped', async () => {
+      expect(await server.terminate()).toBe(0);
+      expect(statSync(CODE_CACHE).ino).toBe(cacheInode);
+    });
+  } else {
+    it('wrote the code cache while running (a second into the start)', async () => {
+      for (const deadline = Date.now() + 20_000; !existsSync(CODE_CACHE) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+      expect(server.running).toBe(true);
+      expect(existsSync(CODE_CACHE)).toBe(true);
+    });
+  }
 });

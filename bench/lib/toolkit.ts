@@ -67,7 +67,7 @@ export const options = {
 export const ROOT = join(__dirname, '..', '..', '..');
 export const DIST = join(ROOT, 'dist');
 /** What `npm start` runs: the bundled server (scripts/build.mjs). */
-export const MAIN = join(DIST, 'main.bundle.js');
+export const MAIN = join(DIST, 'main.js');
 export const SERVERS = join(DIST, 'bench', 'servers');
 export const API_KEY = `bench-admin-${process.pid}-${Date.now().toString(36)}`;
 export const AUTH = { authorization: `Bearer ${API_KEY}` };
@@ -275,7 +275,7 @@ export async function waitForStatus(url: string, status: number, timeoutMs: numb
   }
 }
 
-/** The built backend (`node dist/main.bundle.js`, what `npm start` runs) as its own process, like test/support/child-server.ts. */
+/** The built backend (`node dist/main.js`, what `npm start` runs) as its own process, like test/support/child-server.ts. */
 export async function startMain(name: string, env: Record<string, string>): Promise<BenchServer> {
   const port = await freePort();
   const child = spawnTracked(process.execPath, [MAIN], {

@@ -270,7 +270,7 @@ export async function scenarioMulti(): Promise<{ section: Section }> {
     const p50 = percentile(d.sentToSeen, 0.5);
     const p99 = percentile(d.sentToSeen, 0.99);
     const lines = [
-      `The built server (\`node dist/main.bundle.js\`) as child processes on one fresh Postgres schema; the fake OpenAI server (own process) answers every run after 200 ms (\`firstChunkDelayMs: 200\`), two chunks; \`EXECUTION_CONCURRENCY=4\`. Each batch: ${workers} fresh workers × ${perWorker} inputs (posted round-robin to the instances, 8 in flight), timed from the first input to the last \`run.completed\` seen on any instance's \`/api/events\`. Checked: every run completed, the provider saw exactly one request per run. One instance's ceiling is 4 ÷ 0.2 s = ${ceiling} runs/s.`,
+      `The built server (\`node dist/main.js\`) as child processes on one fresh Postgres schema; the fake OpenAI server (own process) answers every run after 200 ms (\`firstChunkDelayMs: 200\`), two chunks; \`EXECUTION_CONCURRENCY=4\`. Each batch: ${workers} fresh workers × ${perWorker} inputs (posted round-robin to the instances, 8 in flight), timed from the first input to the last \`run.completed\` seen on any instance's \`/api/events\`. Checked: every run completed, the provider saw exactly one request per run. One instance's ceiling is 4 ÷ 0.2 s = ${ceiling} runs/s.`,
       '',
       ...table(
         ['instances', 'batches', 'runs per batch', 'batch time s', 'runs/s, whole batch', 'runs/s, steady (10–90 % of completions)', 'steady, of the ceiling', 'runs executed by A / B (last batch)'],

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 /** The built server `npm start` serves (scripts/build.mjs bundles it; `npm test` builds first). */
-export const MAIN = join(__dirname, '..', '..', 'dist', 'main.bundle.js');
+export const MAIN = join(__dirname, '..', '..', 'dist', 'main.js');
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -74,7 +74,7 @@ export class ChildServer {
   }
 
   async start(port?: number): Promise<void> {
-    if (!existsSync(MAIN)) throw new Error('dist/main.bundle.js is missing: run `npm run build` (npm test does it first)');
+    if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` (npm test does it first)');
     const p = port ?? (await freePort());
     this.base = `http://127.0.0.1:${p}`;
     this.child = spawn(process.execPath, [MAIN], {
