@@ -96,13 +96,18 @@ export async function ensureBuilt() {
     // NestJS's ESM code resolves optional packages with createRequire(import.meta.url).
     define: { 'import.meta.url': '__bundleImportMetaUrl' },
     banner: { js: "const __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-    // import() becomes a require() of the same specifier (Node ≥ 20.19 requires ESM too): code compiled
-    // from V8's code cache (dist/main.js) cannot import() on Node 20, see scripts/bundle-entry.cjs.
+    // import() becomes a require() of the same specifier: code compiled from V8's code cache
+    // (dist/main.js) cannot import() on Node 20, see scripts/bundle-entry.cjs. What differs: an ES
+    // module's namespace comes back as its `default` too, and one with top-level await cannot be
+    // required. Every import() in the bundle today is of a CommonJS package (class-transformer), a
+    // bundled one (cors, @fastify/static, file-type), a builtin (repl) or an optional package that is
+    // not installed (Nest's transports, platform-express, @fastify/multipart, @fastify/view).
     supported: { 'dynamic-import': false },
     logLevel: 'warning',
   });
-  // The entry would not use it (its key names the previous bundle's mtime); removed so that no stale cache lies around.
-  rmSync(at('dist', 'server.bundle.code-cache'), { force: true });
+  // The entry would not use it (its key is a hash of the previous bundle), nor the temporary files of
+  // processes killed while writing one: removed so that none lies around.
+  for (const name of readdirSync(at('dist'))) if (name.startsWith('server.bundle.code-cache')) rmSync(at('dist', name), { force: true });
   // The bundle's name before it had an entry of its own: `node dist/main.bundle.js` would run a stale build.
   rmSync(at('dist', 'main.bundle.js'), { force: true });
   return entry;

@@ -32,13 +32,18 @@ describe.each([
   let server: ChildServer;
   let cacheInode: number | undefined;
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wb-bundle-'));
     if (fromCache) {
-      expect(existsSync(CODE_CACHE)).toBe(true);
+      // The block above left one; run alone (-t), a start and stop writes it (at exit at the latest).
+      if (!existsSync(CODE_CACHE)) {
+        const maker = new ChildServer({ WORKSPACE_DATA_DIR: dir, WORKSPACE_ROOT: dir, RUNTIME_STORE_URL: 'memory:' });
+        await maker.start();
+        await maker.terminate();
+      }
       cacheInode = statSync(CODE_CACHE).ino;
     } else {
       rmSync(CODE_CACHE, { force: true });
     }
-    dir = mkdtempSync(join(tmpdir(), 'wb-bundle-'));
     server = new ChildServer({ WORKSPACE_DATA_DIR: dir, WORKSPACE_ROOT: dir, RUNTIME_STORE_URL: 'memory:' });
     await server.start();
   });

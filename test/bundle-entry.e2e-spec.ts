@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 
 /**
  * scripts/bundle-entry.cjs (dist/main.js): the bundle run through V8's code
@@ -12,81 +13,106 @@ import { join } from 'node:path';
  */
 const ENTRY = join(__dirname, '..', 'scripts', 'bundle-entry.cjs');
 
-/** A bundle printing `marker` and what it requires from beside itself; the same length for every marker of one length. */
-const bundleSource = (marker: string) => `process.stdout.write(${JSON.stringify(marker)} + ' ' + require('./sibling.js').word + ' ' + __filename.endsWith('server.bundle.js'));\n`;
+/**
+ * A bundle printing `marker`, what it requires from beside itself and the line its code is on
+ * (line 2: the entry's wrapper must not shift the bundle's lines); the same length for every
+ * marker of one length.
+ */
+const bundleSource = (marker: string) =>
+  `// a bundle\nprocess.stdout.write(${JSON.stringify(marker)} + ' ' + require('./sibling.js').word + ' ' + /server\\.bundle\\.js:(\\d+):/.exec(new Error().stack)[1]);\n`;
 
-describe('dist/main.js: the bundle through V8\'s code cache', () => {
+describe("dist/main.js: the bundle through V8's code cache", () => {
   let dir: string;
+  const bundle = () => join(dir, 'server.bundle.js');
   const cache = () => join(dir, 'server.bundle.code-cache');
   const run = () => {
     const r = spawnSync(process.execPath, [join(dir, 'main.js')], { cwd: tmpdir(), encoding: 'utf8', timeout: 20_000 });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   };
-  /** Replaces the bundle with other source of the same length, its mtime moved on by a second (a rebuild). */
-  const rebuild = (source: string) => {
-    const before = statSync(join(dir, 'server.bundle.js'));
-    expect(Buffer.byteLength(source)).toBe(before.size);
-    writeFileSync(join(dir, 'server.bundle.js'), source);
-    utimesSync(join(dir, 'server.bundle.js'), new Date(), new Date(before.mtimeMs + 1000));
+  const ok = (marker: string) => ({ status: 0, stdout: `${marker} sibling 2`, stderr: '' });
+  /** The cache file as its two parts: the key (Node version, hash of the code, CRC-32) and V8's data. */
+  const readCache = () => {
+    const file = readFileSync(cache());
+    const eol = file.indexOf(10);
+    return { key: file.subarray(0, eol).toString('latin1'), data: file.subarray(eol + 1) };
   };
-  const keyLine = () => {
-    const st = statSync(join(dir, 'server.bundle.js'));
-    return `${process.version} ${st.size} ${st.mtimeMs} ${st.ino}`;
+  /** Another build of the same length, with the previous file's mtime (as a release unpacked with fixed timestamps). */
+  const rebuild = (source: string) => {
+    const before = statSync(bundle());
+    expect(Buffer.byteLength(source)).toBe(before.size);
+    writeFileSync(bundle(), source);
+    utimesSync(bundle(), before.atime, before.mtime);
   };
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'wb-entry-'));
     copyFileSync(ENTRY, join(dir, 'main.js'));
     writeFileSync(join(dir, 'sibling.js'), "exports.word = 'sibling';\n");
-    writeFileSync(join(dir, 'server.bundle.js'), bundleSource('AAAA'));
+    writeFileSync(bundle(), bundleSource('AAAA'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('runs the bundle as its own module (require and __filename its own), writes the cache, and runs again from it', () => {
-    const first = run();
-    expect(first).toEqual({ status: 0, stdout: 'AAAA sibling true', stderr: '' });
-    const written = readFileSync(cache());
-    expect(written.subarray(0, written.indexOf(10)).toString('latin1')).toBe(keyLine());
+  it('runs the bundle as its own module (its require, its line numbers), writes the cache, and runs again from it', () => {
+    expect(run()).toEqual(ok('AAAA'));
+    const written = readCache();
+    expect(written.key).toMatch(new RegExp(`^${process.version.replace(/\./g, '\\.')} [0-9a-f]{40} ${crc32(written.data)}$`));
     const inode = statSync(cache()).ino;
-
-    const second = run();
-    expect(second).toEqual({ status: 0, stdout: 'AAAA sibling true', stderr: '' });
+    expect(run()).toEqual(ok('AAAA'));
     // Not written again: V8 took it.
     expect(statSync(cache()).ino).toBe(inode);
   });
 
-  it('uses a cache made from this bundle: with the key rewritten to name another bundle of the same length, that bundle runs the first one\'s code', () => {
-    // What the key is for: V8 checks only the source's length, so a cache handed to the wrong
-    // bundle runs the code it was made from. Here the key is forged on purpose.
-    expect(run().stdout).toBe('AAAA sibling true');
-    const data = readFileSync(cache());
+  it("uses the cache it is given: under another bundle's key, a cache runs the code it was made from", () => {
+    // What the key is for: V8 checks only the source's length. Here a key is forged on purpose.
+    expect(run()).toEqual(ok('AAAA'));
+    const a = readCache();
     rebuild(bundleSource('BBBB'));
-    writeFileSync(cache(), Buffer.concat([Buffer.from(`${keyLine()}\n`, 'latin1'), data.subarray(data.indexOf(10) + 1)]));
-    expect(run().stdout).toBe('AAAA sibling true');
+    expect(run()).toEqual(ok('BBBB'));
+    const bKey = readCache().key.split(' ').slice(0, 2).join(' ');
+    writeFileSync(cache(), Buffer.concat([Buffer.from(`${bKey} ${crc32(a.data)}\n`, 'latin1'), a.data]));
+    expect(run()).toEqual(ok('AAAA'));
   });
 
-  it('does not use the cache of a previous build of the same length', () => {
-    expect(run().stdout).toBe('AAAA sibling true');
+  it('does not use the cache of another build of the same length and the same mtime, and writes its own', () => {
+    expect(run()).toEqual(ok('AAAA'));
+    const a = readCache();
     rebuild(bundleSource('BBBB'));
-    expect(run()).toEqual({ status: 0, stdout: 'BBBB sibling true', stderr: '' });
-    // And the cache now names the new build.
-    const written = readFileSync(cache());
-    expect(written.subarray(0, written.indexOf(10)).toString('latin1')).toBe(keyLine());
+    expect(run()).toEqual(ok('BBBB'));
+    expect(readCache().key).not.toBe(a.key);
+    expect(run()).toEqual(ok('BBBB'));
   });
 
-  it('compiles as usual when V8 rejects the cache (damaged), and writes a good one', () => {
-    writeFileSync(cache(), Buffer.concat([Buffer.from(`${keyLine()}\n`, 'latin1'), Buffer.alloc(4096, 0x5a)]));
-    const damaged = statSync(cache()).ino;
-    expect(run()).toEqual({ status: 0, stdout: 'AAAA sibling true', stderr: '' });
+  it('does not use a cache damaged behind an intact key line (V8 would run it), and writes a good one', () => {
+    expect(run()).toEqual(ok('AAAA'));
+    const { key, data } = readCache();
+    // The marker is in V8's data as a string constant: changed there, it would be what the bundle prints.
+    const at = data.indexOf('AAAA');
+    expect(at).toBeGreaterThan(0);
+    const damaged = Buffer.from(data);
+    damaged.write('CCCC', at, 'latin1');
+    writeFileSync(cache(), Buffer.concat([Buffer.from(`${key}\n`, 'latin1'), damaged]));
+    const damagedInode = statSync(cache()).ino;
+    expect(run()).toEqual(ok('AAAA'));
+    expect(statSync(cache()).ino).not.toBe(damagedInode);
+    expect(readCache().data.includes('CCCC')).toBe(false);
+  });
+
+  it('compiles as usual when V8 rejects the cache, and writes a good one', () => {
+    expect(run()).toEqual(ok('AAAA'));
+    const { key } = readCache();
+    const junk = Buffer.alloc(4096, 0x5a);
+    writeFileSync(cache(), Buffer.concat([Buffer.from(`${key.split(' ').slice(0, 2).join(' ')} ${crc32(junk)}\n`, 'latin1'), junk]));
+    const junkInode = statSync(cache()).ino;
+    expect(run()).toEqual(ok('AAAA'));
+    expect(statSync(cache()).ino).not.toBe(junkInode);
     const inode = statSync(cache()).ino;
-    expect(inode).not.toBe(damaged);
-    expect(run().stdout).toBe('AAAA sibling true');
+    expect(run()).toEqual(ok('AAAA'));
     expect(statSync(cache()).ino).toBe(inode);
   });
 
   it('starts when the cache cannot be written, and leaves no temporary file', () => {
     mkdirSync(cache()); // rename() onto a directory fails
-    expect(run()).toEqual({ status: 0, stdout: 'AAAA sibling true', stderr: '' });
+    expect(run()).toEqual(ok('AAAA'));
     expect(readdirSync(dir).sort()).toEqual(['main.js', 'server.bundle.code-cache', 'server.bundle.js', 'sibling.js']);
   });
 });
