@@ -23,6 +23,7 @@ import {
   timedRequest,
   tmp,
   sleep,
+  verdict,
 } from '../lib/toolkit';
 
 /*
@@ -144,8 +145,9 @@ export async function scenarioJupyter(): Promise<{ section: Section }> {
             ],
           ),
           '',
-          `Ratio product ÷ Jupyter Server: ${round(ratio)}.`,
+          `Ratio product ÷ Jupyter Server: ${round(ratio)}. Target ≥ 2× (issue 16): ${verdict(ratio >= 2)}.`,
         ],
+        targets: [["5-worker list ≥ 2× Jupyter Server's 5-kernel list", `${round(ratio)}×`, ratio >= 2]],
         summary: [['jupyter', round(ratio)]],
       },
     };
