@@ -1,5 +1,6 @@
 // `npm run build` and `npm start`: compiles (tsc -b) only when an input is
-// newer than the last build, then bundles the compiled server only when a
+// newer than the last build, copies the entry (dist/main.js) only when it
+// differs from its source, then bundles the compiled server only when a
 // compiled file is newer than the bundle. Checking mtimes costs tens of
 // milliseconds; even a no-op `tsc -b` costs half a second of loading
 // TypeScript, and `npm start` should not pay for a build when nothing changed.
@@ -23,7 +24,7 @@
 // node_modules would read the same. Loading their files one by one from node_modules cost ~80–90 ms
 // of the start.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -53,8 +54,10 @@ export async function ensureBuilt() {
     utimesSync(buildInfo, now, now);
   }
 
+  // The entry is copied when it differs, not when it is newer: a restored older copy (tar, cp -p) counts too.
   const entry = at('dist', 'main.js');
-  if (newest(at('scripts', 'bundle-entry.cjs')) > newest(entry)) copyFileSync(at('scripts', 'bundle-entry.cjs'), entry);
+  const entrySource = at('scripts', 'bundle-entry.cjs');
+  if (!existsSync(entry) || !readFileSync(entry).equals(readFileSync(entrySource))) copyFileSync(entrySource, entry);
 
   const outfile = at('dist', 'server.bundle.js');
   const bundled = newest(outfile);
@@ -97,9 +100,9 @@ export async function ensureBuilt() {
     define: { 'import.meta.url': '__bundleImportMetaUrl' },
     banner: { js: "const __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
     // import() becomes a require() of the same specifier: code compiled from V8's code cache
-    // (dist/main.js) cannot import() on Node 20, see scripts/bundle-entry.cjs. What differs: an ES
-    // module's namespace comes back as its `default` too, and one with top-level await cannot be
-    // required. Every import() in the bundle today is of a CommonJS package (class-transformer), a
+    // (dist/main.js) cannot import() on Node 20, see scripts/bundle-entry.cjs. What differs: for an ES
+    // module, `default` is its whole namespace instead of its default export, and one with top-level
+    // await cannot be required. Every import() in the bundle today is of a CommonJS package (class-transformer), a
     // bundled one (cors, @fastify/static, file-type), a builtin (repl) or an optional package that is
     // not installed (Nest's transports, platform-express, @fastify/multipart, @fastify/view).
     supported: { 'dynamic-import': false },

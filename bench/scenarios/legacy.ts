@@ -287,7 +287,7 @@ export async function scenarioMemory(): Promise<{ section: Section }> {
       ['l', 'r', 'r', 'l'],
     ),
     '',
-    "The memory store is SQLite's in-memory database: rows live outside the V8 heap, so the heap figure alone flatters it. Targets are read on the larger of heap and RSS growth (after full GCs, `--expose-gc`). Workers are created in two equal batches and the target is read on the second: the first also pays for growth that happens once whatever the count (V8's young generation sizing up under the allocation burst, the allocator's and SQLite's first pages), so dividing all the growth by the count made the figure fall as the count rose (here ~2.0 KB at 10,000 workers, 1.35 KB at 20,000, 0.87 KB at 40,000). Per item, SQLite's own accounting (\`dbstat\`, 100,000 items of 100 B) is ~140 B in the transcript row, ~50 B in the event-log row (21 of them the kind's name) and ~50 B in three index entries.",
+    "The memory store is SQLite's in-memory database: rows live outside the V8 heap, so the heap figure alone flatters it. Targets are read on the larger of heap and RSS growth (after full GCs, `--expose-gc`). Workers are created in two equal batches and the target is read on the second: the first also pays for growth that happens once whatever the count (V8's young generation sizing up under the allocation burst, the allocator's and SQLite's first pages), so dividing all the growth by the count made the figure fall as the count rose (here ~2.0 KB at 10,000 workers, 1.35 KB at 20,000, 0.87 KB at 40,000). Per item, SQLite's own accounting (\`dbstat\`, 100,000 items of 100 B) is ~140 B in the transcript row, ~50 B in the event-log row (21 B of them the kind's name) and ~50 B in three index entries.",
   ];
   return {
     section: {
