@@ -6,9 +6,8 @@
 //
 // Why: compiling the 6.6 MB bundle (~120 ms) and then, as each module first ran, its functions
 // (~80 ms in all) was ~30% of a start's CPU (~200 of ~676 ms, profiled; issue 16: first answer
-// ≤ 1 s), and more of its time to the first answer. V8 can hand that work
-// back (`script.createCachedData()`) to the next start. Node 20 has no compile cache of its own
-// (`module.enableCompileCache` is Node 22).
+// ≤ 1 s). V8 can hand that work back (`script.createCachedData()`) to the next start. Node 20
+// has no compile cache of its own (`module.enableCompileCache` is Node 22).
 //
 // - The cache, dist/server.bundle.code-cache, is written by the first start after a build, three
 //   seconds in (start-up's functions are compiled by then, even on a loaded machine, and go into
@@ -19,10 +18,10 @@
 //   leaves its temporary file; the next bundling removes it).
 // - It is used only for the code it was made from: its first line holds the Node version, a SHA-1
 //   of what is compiled (this wrapper and the bundle's bytes; ~4 ms), when it was made (`running`
-//   or `at-exit`) and a CRC-32 of the cache itself. V8's own check compares only the source's length, so a rebuild of the same length
-//   (a version bump, a release unpacked with the same timestamps) would otherwise run the previous
-//   build's code; and V8 does not check the cache's bytes, so one damaged byte could crash every
-//   start or change what the server says.
+//   or `at-exit`) and a CRC-32 of the cache itself. V8's own check compares only the source's
+//   length, so a rebuild of the same length (a version bump, a release unpacked with the same
+//   timestamps) would otherwise run the previous build's code; and V8 does not check the cache's
+//   bytes, so one damaged byte could crash every start or change what the server says.
 // - V8 rejects a cache made by another V8 or under other flags (`cachedDataRejected`; `--cpu-prof`
 //   and `--inspect` do not count): the bundle is then compiled as usual and the cache written again
 //   for those flags.
