@@ -102,9 +102,10 @@ export async function ensureBuilt() {
     // import() becomes a require() of the same specifier: code compiled from V8's code cache
     // (dist/main.js) cannot import() on Node 20, see scripts/bundle-entry.cjs. What differs: for an ES
     // module, `default` is its whole namespace instead of its default export, and one with top-level
-    // await cannot be required. Every import() in the bundle today is of a CommonJS package (class-transformer), a
-    // bundled one (cors, @fastify/static, file-type), a builtin (repl) or an optional package that is
-    // not installed (Nest's transports, platform-express, @fastify/multipart, @fastify/view).
+    // await cannot be required. Every import() in the bundle today is of a CommonJS package
+    // (class-transformer), a bundled one (cors, @fastify/static, file-type), a builtin (repl) or an
+    // optional package that is not installed (Nest's transports, platform-express, @fastify/multipart,
+    // @fastify/view).
     supported: { 'dynamic-import': false },
     logLevel: 'warning',
   });
