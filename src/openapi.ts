@@ -66,7 +66,8 @@ function operationsOf(document: OpenAPIObject): Array<{ path: string; method: st
  * What the request pipeline adds to every operation, documented over the
  * whole document so no controller can forget it: the Host check (403
  * host_not_allowed) everywhere; on every operation but health, the bearer
- * scheme and its answers (401, 403 forbidden, 429 rate_limited). Health says
+ * scheme and its answers (401, 403 forbidden, 429 rate_limited, and 503
+ * store_unavailable: a stored key is read from the store). Health says
  * `security: []` (no key) against the document's default.
  */
 function secureOperations(document: OpenAPIObject): void {
@@ -77,6 +78,7 @@ function secureOperations(document: OpenAPIObject): void {
     if (secured) op.responses['401'] ??= errorResponse(401, ['unauthorized']);
     op.responses['403'] = errorResponse(403, secured ? ['forbidden', 'host_not_allowed'] : ['host_not_allowed']);
     if (secured) op.responses['429'] = errorResponse(429, [...new Set([...codesDocumented(op.responses['429']), 'rate_limited' as const])]);
+    if (secured) op.responses['503'] = errorResponse(503, [...new Set([...codesDocumented(op.responses['503']), 'store_unavailable' as const])]);
   }
 }
 

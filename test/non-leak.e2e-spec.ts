@@ -236,8 +236,10 @@ describe.each(STORE_FIXTURES.map((f) => [f.name, f] as [string, StoreFixture]))(
   if (storeName === 'sqlite') {
     it('answers 503 store_unavailable, naming nothing, once the database file is gone; readiness turns false', async () => {
       const workerId = ((await t.post(`${EMBEDDED}/workers`, COMPANION)).body as any).worker.worker_id as string;
+      const stored = ((await t.post('/api/keys', { name: 'outage', scopes: ['admin'] })).body as any).secret as string;
       unlinkSync(storeFile!);
-      await new Promise((r) => setTimeout(r, 600));
+      // Past the file check (500 ms) and the key cache (1 s): the stored key must be read again.
+      await new Promise((r) => setTimeout(r, 1100));
       const res = await t.post(`${EMBEDDED}/workers/${workerId}/input`, { content: 'into the void' });
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toBe('1');
@@ -253,6 +255,20 @@ describe.each(STORE_FIXTURES.map((f) => [f.name, f] as [string, StoreFixture]))(
       const list = await t.get('/api/workers');
       expect(list.status).toBe(200); // the local runtime still answers; the embedded one is a diagnostic
       expect((list.body as any).diagnostics.map((d: any) => d.code)).toContain('embedded_runtime_store_unavailable');
+      // Where the store fails outside any runtime (checking a stored key, the keys routes, an
+      // Idempotency-Key's record) the answer is the same 503, with no runtime's diagnostic.
+      const outside = [
+        await t.get('/api/runtimes', { authorization: `Bearer ${stored}` }),
+        await t.get('/api/keys'),
+        await t.post('/api/keys', { name: 'during', scopes: ['read'] }),
+        await t.post(`${EMBEDDED}/workers`, COMPANION, { 'idempotency-key': 'outage-1' }),
+        await t.post(`${EMBEDDED}/workers/${workerId}/input`, { content: 'x' }, { 'idempotency-key': 'outage-2' }),
+      ];
+      for (const res of outside) {
+        expect({ path: res.path, status: res.status, retryAfter: res.headers['retry-after'] }).toEqual({ path: res.path, status: 503, retryAfter: '1' });
+        expect(res.body).toEqual({ statusCode: 503, error: 'store_unavailable', message: 'The store cannot answer right now; retry shortly', diagnostics: [] });
+      }
+      expect(t.logs.join('\n')).toContain('store_unavailable: store unavailable: replaced');
       expectNoCanary();
     });
   }

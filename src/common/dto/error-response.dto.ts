@@ -118,7 +118,7 @@ function codesOf(status: number): ApiErrorCode[] {
 /**
  * Documents the errors a route can give, by code: one response per status,
  * describing exactly those codes, each with its own example. `internal_error`
- * is always possible. (Auth's 401/403/429 are added to every secured
+ * is always possible. (Auth's 401/403/429/503 are added to every secured
  * operation by openapi.ts.)
  */
 export function ApiErrors(...codes: ApiErrorCode[]): MethodDecorator & ClassDecorator {

@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { RuntimeSourceError } from '../../runtimes/runtime-source.errors';
+import { StoreUnavailableError } from '../../store/backend-store';
 import { ApiError, type ApiErrorCode, type ErrorBody } from '../errors/api-error';
 import { sendJson } from '../serialization/send-json';
 
@@ -21,12 +22,14 @@ const FRAMEWORK_ERRORS: Record<number, { code: ApiErrorCode; message: string }> 
 
 export const GENERIC_500 = { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'internal_error', message: 'Internal server error' } as const;
 
+const STORE_UNAVAILABLE_503 = { statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: 'store_unavailable', message: 'The store cannot answer right now; retry shortly' } as const;
+
 /**
  * One error shape for every non-2xx response (SPEC §6). ApiErrors are sent as
  * built, with their headers (Retry-After, Allow, WWW-Authenticate); other
  * HttpExceptions get a fixed code and message by status (their own text may
- * echo framework internals); a source that cannot answer now is a 503
- * `store_unavailable`; everything else is a generic 500 whose cause goes to
+ * echo framework internals); a source or a store that cannot answer now is
+ * a 503 `store_unavailable`; everything else is a generic 500 whose cause goes to
  * the operator log only.
  */
 @Catch()
@@ -60,13 +63,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (exception instanceof RuntimeSourceError) {
       // The cause may name paths or hosts: operator log only. The client gets the source's generic diagnostic.
       this.logger.error(`${exception.diagnostic.code}: ${describe(exception.cause)}`);
-      if (exception.unavailable) {
-        return {
-          body: { statusCode: 503, error: 'store_unavailable', message: 'The store cannot answer right now; retry shortly', diagnostics: [{ ...exception.diagnostic }] },
-          headers: { 'Retry-After': '1' },
-        };
-      }
+      if (exception.unavailable) return { body: { ...STORE_UNAVAILABLE_503, diagnostics: [{ ...exception.diagnostic }] }, headers: { 'Retry-After': '1' } };
       return { body: { ...GENERIC_500, diagnostics: [{ ...exception.diagnostic }] }, headers: {} };
+    }
+    if (exception instanceof StoreUnavailableError) {
+      // The store failed outside any runtime (the key check, the keys routes, an Idempotency-Key's
+      // record): the same 503, with no runtime to name. Known and transient, so one line without a
+      // stack: an outage would otherwise print one per request.
+      this.logger.error(`store_unavailable: ${exception.message}${exception.cause instanceof Error ? ` (${exception.cause.message})` : ''}`);
+      return { body: { ...STORE_UNAVAILABLE_503, diagnostics: [] }, headers: { 'Retry-After': '1' } };
     }
     // The app logger redacts secrets from this line.
     this.logger.error(describe(exception));
