@@ -76,6 +76,19 @@ describe.each([
     }, 15_000, `run ${runId} to end`);
   const transcript = async (id: string) => ((await t.get(`${workerPath(id)}/transcript?limit=200`)).body as any).items as any[];
 
+  it("completes a run whose provider reports token counts that are not counts, with usage null (a stored object failed the run)", async () => {
+    const id = await createEmbeddedWorker(t);
+    fake.enqueue({ kind: 'reply', chunks: ['fine'], usage: { inputTokens: { a: 1 }, outputTokens: true } });
+    const accepted = await send(id, 'count this');
+    const done = await settled(id, (accepted.body as any).run.run_id);
+    expectRunShape(done);
+    expect(done).toMatchObject({ state: 'completed', usage: null, error: null });
+    expect((await transcript(id)).map((i) => [i.role, i.content, i.truncated])).toEqual([
+      ['user', 'count this', false],
+      ['assistant', 'fine', false],
+    ]);
+  });
+
   it('says it can execute, and a turn streams its events in order; the deltas concatenate to the stored reply', async () => {
     expect(((await t.get(EMBEDDED)).body as any).capabilities.can_execute).toBe(true);
     const id = await createEmbeddedWorker(t, ticketRole('coder'));

@@ -161,6 +161,20 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
       expect(server.requests).toHaveLength(1);
     });
 
+    it.each([
+      ['negative and a string', { inputTokens: -5, outputTokens: 'x' }, null],
+      ['beyond a safe integer and fractional', { inputTokens: 1e300, outputTokens: 1.5 }, null],
+      ['an object and a boolean', { inputTokens: { a: 1 }, outputTokens: true }, null],
+      ['a count and a numeric string', { inputTokens: 12, outputTokens: '7' }, { inputTokens: 12, outputTokens: 0 }],
+      ['2^53 and a count', { inputTokens: 2 ** 53, outputTokens: 3 }, { inputTokens: 0, outputTokens: 3 }],
+    ])('token counts that are not counts (%s) are dropped, the reply kept whole', async (_name, usage, expected) => {
+      server.enqueue({ kind: 'reply', chunks: ['whole ', 'reply'], usage });
+      const outcome = await call();
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.text).toBe('whole reply');
+      expect(outcome.result).toEqual({ usage: expected, attempts: 1 });
+    });
+
     it('answers the last user message by default, so a reply can be traced to its input', async () => {
       const outcome = await call();
       expect(outcome.text).toBe(defaultReplyText('second question'));

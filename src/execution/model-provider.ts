@@ -15,6 +15,23 @@ export interface ModelUsage {
   outputTokens: number;
 }
 
+/**
+ * A token count as a provider reported it, if it is one: a whole number from
+ * 0 to 2^53 - 1. Anything else (negative, fractional, 1e300, a string, an
+ * object) is null: it is the provider's data, stored and served as an
+ * integer ≥ 0, and must neither reach a client nor fail a run that completed.
+ */
+export function tokenCount(value: unknown): number | null {
+  return Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : null;
+}
+
+/** The usage of a reply from the two counts its provider reported: null when neither is a count; a missing one is 0. */
+export function usageOf(input: unknown, output: unknown): ModelUsage | null {
+  const inputTokens = tokenCount(input);
+  const outputTokens = tokenCount(output);
+  return inputTokens === null && outputTokens === null ? null : { inputTokens: inputTokens ?? 0, outputTokens: outputTokens ?? 0 };
+}
+
 export interface ModelRequest {
   /** The profile's system prompt first, then the conversation, oldest first. */
   messages: ChatMessage[];

@@ -25,6 +25,12 @@ export type ReplyEnding =
   /** Nothing more is sent and the response stays open until the client goes. */
   | 'hang';
 
+/** Token counts as the fake reports them: numbers normally, anything at all to test an adapter's checks. */
+export interface WireUsage {
+  inputTokens: unknown;
+  outputTokens: unknown;
+}
+
 export interface ReplyBehaviour {
   kind: 'reply';
   /** Reply text pieces, one per chunk; default: derived from the request (see defaultReplyChunks). */
@@ -39,8 +45,8 @@ export interface ReplyBehaviour {
   firstChunkDelayMs?: number;
   /** Wait between two chunks (reasoning and text alike). */
   chunkDelayMs?: number;
-  /** Default: input = words in the request's messages, output = number of text chunks. */
-  usage?: { inputTokens: number; outputTokens: number };
+  /** Default: input = words in the request's messages, output = number of text chunks. Sent as given, malformed too. */
+  usage?: WireUsage;
   /** Default `complete`. */
   end?: ReplyEnding;
   /** Text of the in-stream error for `end: 'stream_error'` (tests plant canaries in it). */
@@ -92,12 +98,12 @@ export interface RecordedRequest {
 
 /** What a dialect writes for a streamed reply; every string is one complete SSE frame (ending in a blank line). */
 export interface StreamFrames {
-  start(usage: { inputTokens: number; outputTokens: number }): string[];
+  start(usage: WireUsage): string[];
   reasoning(text: string): string[];
   /** A well-formed frame of a kind the client does not know. */
   unknown(): string;
   text(text: string): string;
-  end(usage: { inputTokens: number; outputTokens: number }): string[];
+  end(usage: WireUsage): string[];
   streamError(message: string | undefined, type: string | undefined): string;
   malformed(): string;
 }

@@ -85,7 +85,11 @@ export const openAiDialect: WireDialect = {
         ...(includeUsage
           ? [
               chunk([], {
-                usage: { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens },
+                usage: {
+                  prompt_tokens: inputTokens,
+                  completion_tokens: outputTokens,
+                  total_tokens: typeof inputTokens === 'number' && typeof outputTokens === 'number' ? inputTokens + outputTokens : null,
+                },
               }),
             ]
           : []),

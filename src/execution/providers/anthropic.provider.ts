@@ -7,6 +7,8 @@ import {
   type ModelRequest,
   type ModelUsage,
   type StreamSink,
+  tokenCount,
+  usageOf,
 } from '../model-provider';
 import { toAnthropicConversation } from './anthropic-conversation';
 import { withLinkedAbortSignal } from './linked-abort';
@@ -81,7 +83,7 @@ export class AnthropicProvider extends ModelProvider {
           switch (event.type) {
             case 'message_start': {
               const usage = (event as { message?: { usage?: { input_tokens?: unknown } } }).message?.usage;
-              if (typeof usage?.input_tokens === 'number') inputTokens = usage.input_tokens;
+              inputTokens = tokenCount(usage?.input_tokens) ?? inputTokens;
               sink.activity();
               break;
             }
@@ -97,7 +99,7 @@ export class AnthropicProvider extends ModelProvider {
             }
             case 'message_delta': {
               const usage = (event as { usage?: { output_tokens?: unknown } }).usage;
-              if (typeof usage?.output_tokens === 'number') outputTokens = usage.output_tokens;
+              outputTokens = tokenCount(usage?.output_tokens) ?? outputTokens;
               sink.activity();
               break;
             }
@@ -114,9 +116,7 @@ export class AnthropicProvider extends ModelProvider {
         // when the server closes the stream early; only we can tell these apart.
         if (signal.aborted) throw signal.reason;
         if (!stopped) throw streamEndedEarly();
-        const usage =
-          inputTokens === null && outputTokens === null ? null : { inputTokens: inputTokens ?? 0, outputTokens: outputTokens ?? 0 };
-        return { usage };
+        return { usage: usageOf(inputTokens, outputTokens) };
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         throw toProviderError(error);

@@ -7,6 +7,7 @@ import {
   type ModelRequest,
   type ModelUsage,
   type StreamSink,
+  usageOf,
 } from '../model-provider';
 import { withLinkedAbortSignal } from './linked-abort';
 import {
@@ -67,7 +68,7 @@ export class OpenAiCompatibleProvider extends ModelProvider {
           if (text) sink.text(text);
           else sink.activity();
           if (chunk.choices?.[0]?.finish_reason) finished = true;
-          if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens ?? 0, outputTokens: chunk.usage.completion_tokens ?? 0 };
+          if (chunk.usage) usage = usageOf(chunk.usage.prompt_tokens, chunk.usage.completion_tokens) ?? usage;
         }
         // The SDK ends iteration silently both when our signal aborts the body read and
         // when the server closes the stream early; only we can tell these apart.
