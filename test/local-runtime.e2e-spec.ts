@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectEnvelope, expectErrorShape, expectHostShape, expectRuntimeShape, expectWorkerShape } from './support/shapes';
@@ -196,6 +196,27 @@ describe('local compatibility runtime source', () => {
       cursor = page.next_cursor;
     }
     expect(labels).toEqual(Array.from({ length: 300 }, (_, i) => `W ${i}`));
+  });
+
+  it('pages past directory names of 255 bytes on every list route: each next_cursor it issues is one it takes', async () => {
+    // Random letters and digits: hex of them does not deflate much, unlike a name of one repeated letter.
+    const letters = (n: number) => Array.from(randomBytes(n), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62]).join('');
+    const names = [`a${letters(254)}`, `b${'日本語'.repeat(28)}${letters(2)}`, `c${letters(254)}`];
+    f = await withFixture(({ dataDir, root }) => names.forEach((name, i) => writeRecord(dataDir, name, { worker_name: `long ${i}`, workspace_root: root })));
+    expect(names.map((n) => Buffer.byteLength(n))).toEqual([255, 255, 255]);
+    const hostId = (((await f.t.get('/api/hosts')).body as any).items as any[]).find((h) => h.kind === 'local-worker-host').host_id;
+    for (const route of [`${LOCAL}/workers`, `/api/hosts/${hostId}/workers`, '/api/workers']) {
+      const labels: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await f.t.get(`${route}?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        expect(res.status).toBe(200);
+        labels.push(...(res.body as any).items.map((w: any) => w.label));
+        cursor = (res.body as any).next_cursor;
+        if (cursor !== null) expect(cursor.length).toBeLessThanOrEqual(512);
+      } while (cursor !== null);
+      expect({ route, labels: labels.filter((l) => l.startsWith('long')) }).toEqual({ route, labels: ['long 0', 'long 1', 'long 2'] });
+    }
   });
 
   it('treats names with unicode, control characters and slashes as display hints only', async () => {

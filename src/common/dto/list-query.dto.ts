@@ -12,8 +12,8 @@ export function digitsToInteger({ value }: { value: unknown }): unknown {
 export const LIMIT_TOO_LARGE = { context: { [ERROR_CODE_CONTEXT]: 'limit_too_large' } };
 export const INVALID_CURSOR = { context: { [ERROR_CODE_CONTEXT]: 'invalid_cursor' } };
 
-/** Cursors are what next_cursor gave: base64url text and one dot. */
-export const CURSOR_PATTERN = /^[A-Za-z0-9_-]{1,500}\.[A-Za-z0-9_-]{1,64}$/;
+/** Cursors are what next_cursor gave: base64url text (after a `~` when deflated, see CursorCodec) and one dot. */
+export const CURSOR_PATTERN = /^~?[A-Za-z0-9_-]{1,500}\.[A-Za-z0-9_-]{1,64}$/;
 
 export class ListQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 200, default: 100, example: 100, description: 'Most items to return; over 200 is `400 limit_too_large`' })
