@@ -106,6 +106,16 @@ describe('redactUrl', () => {
     expect(redactUrl('/plain/path')).toBe('/plain/path');
   });
 
+  it('redacts an escaped path segment that decodes to a secret or a credential, with or without a query', () => {
+    const registry = new SecretRegistry(['attack-key-0123456789abcdef']);
+    expect(redactUrl('/api/runtimes/%61ttack-key-0123456789abcdef', registry)).toBe(`/api/runtimes/${R}`);
+    expect(redactUrl('/api/runtimes/%61ttack-key-0123456789abcdef/workers?limit=5', registry)).toBe(`/api/runtimes/${R}/workers?limit=5`);
+    expect(redactUrl('/api/x/Bearer%20abc/y')).toBe(`/api/x/${R}/y`);
+    // Escapes that hide nothing, and an invalid one, are kept as sent.
+    expect(redactUrl('/api/runtimes/caf%C3%A9/%zz?limit=5', registry)).toBe('/api/runtimes/caf%C3%A9/%zz?limit=5');
+    expect(redactUrl('/api/a+b%41', registry)).toBe('/api/a+b%41');
+  });
+
   it('takes the fast path only when nothing could be redacted: names in any case, a + for a space, secrets', () => {
     const registry = new SecretRegistry(['s3cr3t-value-1']);
     const target = '/api/runtimes/embedded-worker-runtime/workers?limit=5&cursor=abc';

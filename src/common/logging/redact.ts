@@ -110,7 +110,8 @@ const ESCAPED = /[%+]/;
 /**
  * A request target (`/path?query`) fit for the access log: every query value
  * whose (decoded) name is credential-like, or whose decoded value contains
- * anything redactable, is replaced; then the whole target goes through
+ * anything redactable, is replaced, and so is every escaped path segment that
+ * decodes to something redactable; then the whole target goes through
  * {@link redactText}.
  */
 export function redactUrl(url: string, registry?: SecretRegistry): string {
@@ -118,7 +119,7 @@ export function redactUrl(url: string, registry?: SecretRegistry): string {
   // target in which no trigger of any rule and no registered secret occurs has nothing to redact (issue 16).
   if (!ESCAPED.test(url) && !MAY_NEED_REDACTION.test(url) && !registry?.test(url)) return url;
   const q = url.indexOf('?');
-  if (q < 0) return redactText(url, registry);
+  if (q < 0) return redactText(redactPath(url, registry), registry);
   const params = url.slice(q + 1).split('&');
   for (let i = 0; i < params.length; i++) {
     const p = params[i];
@@ -135,7 +136,35 @@ export function redactUrl(url: string, registry?: SecretRegistry): string {
       params[i] = `${redactText(decodedName, registry) === decodedName ? name : REDACTED}=${REDACTED}`;
     }
   }
-  return redactText(`${url.slice(0, q)}?${params.join('&')}`, registry);
+  return redactText(`${redactPath(url.slice(0, q), registry)}?${params.join('&')}`, registry);
+}
+
+/**
+ * A path whose escaped segments are checked decoded: `/api/runtimes/%61pi-key…`
+ * hides a key from the text patterns as a query value's escapes would. A
+ * segment that decodes to something redactable is replaced whole. `+` is a
+ * plus in a path, not a space.
+ */
+function redactPath(path: string, registry: SecretRegistry | undefined): string {
+  if (!path.includes('%')) return path;
+  return path
+    .split('/')
+    .map((segment) => {
+      if (!segment.includes('%')) return segment;
+      const decoded = safeDecodePath(segment);
+      return redactText(decoded, registry) === decoded ? segment : REDACTED;
+    })
+    .join('/');
+}
+
+function safeDecodePath(segment: string): string {
+  return segment.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
 }
 
 /** Redacts a JSON string literal's content; returns the literal itself when nothing changed. */
