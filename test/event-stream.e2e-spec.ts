@@ -112,6 +112,10 @@ describe('worker event streams (SSE)', () => {
     const foreign = await connect(eventsPath(workerId), { 'last-event-id': 'log-3' });
     await foreign.waitFor((x) => named(x).length >= 1);
     expect(named(foreign)[0].data.reason).toBe('unknown_position');
+    // Spelt otherwise than issued: evt-01 is not evt-1 (nor is log-00 log-0, below).
+    const padded = await connect(eventsPath(workerId), { 'last-event-id': 'evt-01' });
+    await padded.waitFor((x) => named(x).length >= 1);
+    expect(named(padded)[0].data.reason).toBe('unknown_position');
     await send(workerId, 'live after reset');
     await ahead.waitFor((x) => named(x).length >= 2);
     expect(named(ahead)[1]).toMatchObject({ id: 'evt-2', data: { item: { content: 'live after reset' } } });
@@ -289,6 +293,9 @@ describe('worker event streams (SSE)', () => {
     const unknown = await connect('/api/events', { 'last-event-id': 'log-99999999' });
     await unknown.waitFor((x) => named(x).length >= 1);
     expect(named(unknown)[0].data).toMatchObject({ kind: 'stream.reset', reason: 'unknown_position' });
+    const padded = await connect('/api/events', { 'last-event-id': `log-0${ids[1].slice(4)}` });
+    await padded.waitFor((x) => named(x).length >= 1);
+    expect(named(padded)[0].data).toMatchObject({ kind: 'stream.reset', reason: 'unknown_position' });
   });
 
   it('sends worker.deleted and ends the stream when the worker is deleted', async () => {

@@ -36,10 +36,13 @@ export const STORE_UNAVAILABLE: Diagnostic = Object.freeze(
   diagnostic('embedded_runtime_store_unavailable', 'error', 'The embedded runtime store cannot answer right now; retry shortly'),
 );
 
-/** `evt-<n>`: a worker's event id, also the SSE id of its stream. 15 digits keep n a safe integer. */
-export const WORKER_POSITION = /^evt-(\d{1,15})$/;
-/** `log-<n>`: a position in the log of every worker (the SSE id of `/api/events`). */
-export const GLOBAL_POSITION = /^log-(\d{1,15})$/;
+/**
+ * `evt-<n>`: a worker's event id, also the SSE id of its stream. 15 digits keep n a safe integer;
+ * no leading zero, since `evt-07` was never issued (it is `stream.reset`, not a resume after evt-7).
+ */
+export const WORKER_POSITION = /^evt-(0|[1-9]\d{0,14})$/;
+/** `log-<n>`: a position in the log of every worker (the SSE id of `/api/events`); spelt as issued, likewise. */
+export const GLOBAL_POSITION = /^log-(0|[1-9]\d{0,14})$/;
 
 export const formatEventId = (eventNo: number) => `evt-${eventNo}`;
 const formatGlobalPosition = (seq: number) => `log-${seq}`;
