@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { ApiError } from '../errors/api-error';
 import { INPUT_BOUNDS } from '../validation/input-bounds';
@@ -74,6 +75,34 @@ describe('jsonBodyMiddleware over HTTP', () => {
   it('parses an ordinary body', async () => {
     const res = await post('{"content":"x"}');
     expect(res.body).toEqual({ ok: true, keys: ['content'] });
+  });
+
+  it('inflates gzip, deflate and br bodies, counting the 1 MiB after inflating; another encoding is 415 saying so', async () => {
+    // fetch, not supertest: superagent would serialise a Buffer under a JSON content type as JSON.
+    const server = createServer(handle).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const postEncoded = async (encoding: string, body: Buffer) => {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': encoding }, body });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    try {
+      const body = Buffer.from('{"content":"x"}');
+      for (const [encoding, packed] of [['gzip', gzipSync(body)], ['deflate', deflateSync(body)], ['br', brotliCompressSync(body)]] as const) {
+        expect({ encoding, ...(await postEncoded(encoding, packed)) }).toEqual({ encoding, status: 200, body: { ok: true, keys: ['content'] } });
+      }
+      // 50 MB of JSON that gzips to ~50 KB.
+      const big = await postEncoded('gzip', gzipSync(Buffer.from(`{"content":"${' '.repeat(50_000_000)}"}`)));
+      expect({ status: big.status, error: big.body.error }).toEqual({ status: 413, error: 'payload_too_large' });
+      const other = await postEncoded('compress', body);
+      expect({ status: other.status, error: other.body.error, message: other.body.message }).toEqual({
+        status: 415,
+        error: 'unsupported_media_type',
+        message: 'Content-Encoding must be identity, gzip, deflate or br',
+      });
+    } finally {
+      server.close();
+    }
   });
 
   it.each([

@@ -54,6 +54,8 @@ export function verifyBodyBytes(_req: unknown, _res: unknown, bytes: Buffer, enc
  * a body over 1 MiB is 413 before parsing (by Content-Length, or as soon as the
  * stream passes the limit), a non-empty body that is not application/json
  * (or declares a charset other than UTF-8) is 415 (an empty one is `{}`),
+ * so is a Content-Encoding other than gzip, deflate and br (those are
+ * inflated, the 1 MiB counted after inflating),
  * bytes that are not valid UTF-8 are a 400, and invalid JSON is a 400 that
  * does not quote the parser's message. The body's shape is bounded twice: on the raw bytes
  * before JSON.parse (`verifyBodyBytes`), and on the parsed value
@@ -100,8 +102,9 @@ function toBodyError(err: unknown): ApiError {
     case 'entity.too.large':
       return new ApiError(413, 'payload_too_large', 'Request body exceeds 1 MiB');
     case 'charset.unsupported':
-    case 'encoding.unsupported':
       return new ApiError(415, 'unsupported_media_type', 'Request body must be UTF-8 application/json');
+    case 'encoding.unsupported':
+      return new ApiError(415, 'unsupported_media_type', 'Content-Encoding must be identity, gzip, deflate or br');
     case 'entity.utf8.invalid':
       return ApiError.validationFailed([{ path: 'body', message: 'body is not valid UTF-8' }], 'Request body is not valid UTF-8');
     case 'entity.parse.failed':
