@@ -1,5 +1,4 @@
 import helmet from 'helmet';
-import { isApiPath } from './api-path';
 import type { Middleware } from './middleware-chain';
 
 /**
@@ -21,12 +20,19 @@ export const API_SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
   ['Cross-Origin-Resource-Policy', 'cross-origin'],
 ];
 
+/** The OpenAPI explorer's page, assets and documents: the only answers of this server a browser renders. */
+function isExplorerPath(path: string): boolean {
+  return path === '/docs' || path.startsWith('/docs/') || path === '/docs-json' || path === '/docs-yaml';
+}
+
 /**
- * API_SECURITY_HEADERS on /api; everywhere else (the OpenAPI explorer and
- * its assets) helmet's full set, with a Content-Security-Policy the explorer
- * works under: Swagger UI loads its own scripts and styles from /docs, uses
- * inline styles and data: images, and calls the API on the same origin.
- * Nothing else may be loaded, and no site may frame any page.
+ * On the OpenAPI explorer and its assets, helmet's full set, with a
+ * Content-Security-Policy the explorer works under: Swagger UI loads its own
+ * scripts and styles from /docs, uses inline styles and data: images, and
+ * calls the API on the same origin. Everywhere else API_SECURITY_HEADERS: on
+ * /api, and on the JSON 404s and 400s outside it (`/`, `/favicon.ico`, a
+ * target the router cannot decode), which are no pages either. Nothing else
+ * may be loaded, and no site may frame any answer.
  */
 export function securityHeaders(): Middleware {
   const explorer = helmet({
@@ -51,7 +57,7 @@ export function securityHeaders(): Middleware {
     strictTransportSecurity: false,
   });
   return (req, res, next) => {
-    if (!isApiPath(req.path)) return explorer(req, res, next);
+    if (isExplorerPath(req.path)) return explorer(req, res, next);
     for (const [name, value] of API_SECURITY_HEADERS) res.setHeader(name, value);
     next();
   };
