@@ -161,6 +161,8 @@ describe('API keys and scopes', () => {
       }
     }
     expect((await t.get('/docs', { host: 'evil.example' })).status).toBe(403);
+    // An allowed name with a port that is not digits is no Host of ours either.
+    for (const host of ['localhost:abc', '127.0.0.1:80:80', '[::1]x', '[::1]:8o']) expect([host, (await t.get('/api/runtimes', { host })).status]).toEqual([host, 403]);
     for (const host of ['localhost:3000', '127.0.0.1', '[::1]:8080', 'LOCALHOST']) expect((await t.get('/api/runtimes', { host })).status).toBe(200);
   });
 

@@ -6,12 +6,14 @@ import { isRepeatedHeader } from './raw-headers';
 export function hostNameOf(host: string | undefined): string | undefined {
   if (!host) return undefined;
   const h = host.trim().toLowerCase();
+  // RFC 9110 §7.2: host [":" port], the port digits only (`localhost:abc` names no port, so no host).
+  const withPort = (name: string, rest: string) => (rest === '' || /^:\d*$/.test(rest) ? name : undefined);
   if (h.startsWith('[')) {
     const end = h.indexOf(']');
-    return end < 0 ? undefined : h.slice(0, end + 1);
+    return end < 0 ? undefined : withPort(h.slice(0, end + 1), h.slice(end + 1));
   }
   const colon = h.indexOf(':');
-  return colon < 0 ? h : h.slice(0, colon);
+  return colon < 0 ? h : withPort(h.slice(0, colon), h.slice(colon));
 }
 
 /**
