@@ -53,10 +53,10 @@ describe('CursorCodec', () => {
   it('refuses a body under a valid MAC that does not inflate, or inflates past its bound', () => {
     const garbage = '~AAAA____';
     expectInvalid(() => codec.decode('workers', `${garbage}.${mac('workers', garbage)}`));
-    // 1 MiB of JSON deflates to ~1 KB: over 512 characters, so it is refused by length before inflating.
+    // 1 MiB of JSON deflates to ~1,400 characters: over 512, so it is refused by length before inflating.
     const bomb = `~${deflateRawSync(Buffer.from(JSON.stringify({ a: ' '.repeat(1 << 20) }))).toString('base64url')}`;
     expectInvalid(() => codec.decode('workers', `${bomb}.${mac('workers', bomb)}`));
-    // 64 KiB deflates to ~90 characters: the bound on inflating refuses it.
+    // 64 KiB deflates to ~120 characters: the bound on inflating refuses it.
     const small = `~${deflateRawSync(Buffer.from(JSON.stringify({ a: ' '.repeat(1 << 16) }))).toString('base64url')}`;
     expect(small.length).toBeLessThan(MAX_CURSOR_LENGTH - 23);
     expectInvalid(() => codec.decode('workers', `${small}.${mac('workers', small)}`));

@@ -12,7 +12,7 @@ const MAC_LENGTH = 22;
 /** Marks a deflated body: outside base64url's alphabet, so no plain body starts with it. */
 const DEFLATED = '~';
 
-/** A deflated body inflates to at most this: it was deflated from a position under 512 characters' worth. */
+/** A deflated body opens to at most this: the longest position made here (a 255-byte name in hex, with its list's fields) is under 600 bytes. */
 const MAX_POSITION_BYTES = 4096;
 
 /**
