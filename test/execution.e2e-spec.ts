@@ -1,10 +1,12 @@
+import { unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { systemPromptFor } from '../src/execution/profiles';
 import { anthropicBaseUrl, startFakeAnthropicServer } from './support/fake-anthropic-server';
 import { defaultReplyText, type FakeModelServer, openAiBaseUrl, startFakeOpenAiServer } from './support/fake-openai-server';
 import { expectErrorShape, expectInputShape, expectRunShape } from './support/shapes';
 import { SseClient, type SseEvent } from './support/sse-client';
-import { COMPANION, createEmbeddedWorker, EMBEDDED, startTestApp, type TestApp, ticketRole } from './support/test-app';
+import { COMPANION, createEmbeddedWorker, EMBEDDED, makeTempDir, startTestApp, type TestApp, ticketRole } from './support/test-app';
 
 /**
  * Workers run turns (SPEC §9), end to end over HTTP and SSE, against fake
@@ -388,6 +390,36 @@ describe('execution without a provider, and with one that cannot be reached', ()
       expect(done.error.code).toBe('provider_unreachable');
     } finally {
       await t.close();
+    }
+  }, 30_000);
+});
+
+describe('a run whose deltas cannot be stored', () => {
+  it('is logged with the store’s error, not the stop that carried it', async () => {
+    const fake = await startFakeOpenAiServer();
+    const dir = makeTempDir('wb-exec-store-');
+    const t = await startTestApp({
+      RUNTIME_STORE_URL: `sqlite:${join(dir, 'runs.sqlite3')}`,
+      WORKSPACE_DATA_DIR: dir,
+      MODEL_PROVIDER: 'openai-compatible',
+      MODEL_BASE_URL: openAiBaseUrl(fake, '/v1'),
+      MODEL_NAME: 'test-model',
+      WORKER_PROVIDER_API_KEY: 'sk-test-key',
+      DELTA_COALESCE_MS: '20',
+    });
+    try {
+      const id = await createEmbeddedWorker(t);
+      fake.enqueue({ kind: 'reply', chunks: Array.from({ length: 100 }, (_, i) => `c${i} `), chunkDelayMs: 50 });
+      const runId = ((await t.post(`${workerPath(id)}/input`, { content: 'go' })).body as any).run.run_id as string;
+      await waitFor(async () => ((await t.get(`${workerPath(id)}/runs/${runId}`)).body as any).state === 'running', 10_000, 'the run to start');
+      // The store's file is gone: from the next check on, every write (the next delta's too) is refused.
+      unlinkSync(join(dir, 'runs.sqlite3'));
+      const line = await waitFor(() => t.logs.find((l) => l.includes(`run ${runId} failed in the backend`)), 10_000, 'the run to fail');
+      expect(line).toContain('store unavailable');
+      expect(t.logs.join('\n')).not.toContain('[object Object]');
+    } finally {
+      await t.close();
+      await fake.close();
     }
   }, 30_000);
 });

@@ -72,7 +72,7 @@ const adapters: Adapter[] = [
             return {
               url,
               open: async () => {
-                const s = new PostgresBackendStore({ url, poolMax: 10, connectTimeoutMs: 5000, queryTimeoutMs: 10_000, startupTimeoutMs: 5000, log: silent });
+                const s = new PostgresBackendStore({ url, poolMax: 10, connectTimeoutMs: 5000, queryTimeoutMs: 10_000, startupTimeoutMs: 5000, idleInTransactionTimeoutMs: 3000, log: silent });
                 await s.init();
                 return s;
               },
@@ -554,7 +554,7 @@ describe('migration from the v0 schema', () => {
     await seedV2((sql) => client.query(sql))(POSTGRES_MIGRATIONS);
     await client.query(`INSERT INTO wb_schema_migrations (version, name) VALUES (1, 'v1'), (2, 'v2')`);
     await client.end();
-    const store = new PostgresBackendStore({ url, poolMax: 4, connectTimeoutMs: 5000, queryTimeoutMs: 10_000, startupTimeoutMs: 5000, log: silent });
+    const store = new PostgresBackendStore({ url, poolMax: 4, connectTimeoutMs: 5000, queryTimeoutMs: 10_000, startupTimeoutMs: 5000, idleInTransactionTimeoutMs: 3000, log: silent });
     await store.init();
     try {
       await checkMigrated(store);

@@ -2,6 +2,8 @@ import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pgIdleInTransactionTimeoutMs } from '../src/config/app-config';
+import { PostgresBackendStore } from '../src/store/postgres/postgres-backend.store';
 import { MAIN } from './support/child-server';
 import { expectErrorShape } from './support/shapes';
 import { createPgSchema, PG_URL } from './support/stores';
@@ -141,6 +143,46 @@ if (PG_URL) {
       const after = t.logs.filter((l) => l.includes('Postgres connection error')).length;
       console.log(`20 cut connections → ${after - before} connection error log line(s)`);
       expect(after - before).toBeLessThanOrEqual(2);
+    }, 30_000);
+  });
+
+  describe('a Postgres transaction left open by a frozen instance', () => {
+    // A paused VM or a stalled network in the middle of a transaction: the server ends it after a third
+    // of the run lease (1 s for a 3 s lease), so its row locks (the log head's, on every event write) hold
+    // up the other instances that long, not until their statements time out (10 s) and their runs lapse.
+    it("holds its row locks a third of the lease at most: the other instance's write goes through", async () => {
+      const { url, drop } = await createPgSchema();
+      const silent = { warn: () => undefined, error: () => undefined };
+      const options = { url, poolMax: 4, connectTimeoutMs: 5000, queryTimeoutMs: 10_000, startupTimeoutMs: 5000, log: silent };
+      const idleInTransactionTimeoutMs = pgIdleInTransactionTimeoutMs(3000);
+      expect(idleInTransactionTimeoutMs).toBe(1000);
+      const frozen = new PostgresBackendStore({ ...options, idleInTransactionTimeoutMs });
+      const healthy = new PostgresBackendStore({ ...options, idleInTransactionTimeoutMs });
+      await frozen.init();
+      await healthy.init();
+      try {
+        let locked!: () => void;
+        const holding = new Promise<void>((resolve) => (locked = resolve));
+        let attempts = 0;
+        // Takes the live-worker counter's row lock, then runs nothing more for 6 s (the write may retry: once only).
+        const stuck = frozen
+          .write(async (tx) => {
+            if (attempts++ > 0) return;
+            await tx.lockLiveWorkerCount();
+            locked();
+            await new Promise((r) => setTimeout(r, 6000));
+          })
+          .catch((err: unknown) => err);
+        await holding;
+        const { ms } = await timed(() => healthy.write((tx) => tx.lockLiveWorkerCount()));
+        expect(ms).toBeGreaterThan(idleInTransactionTimeoutMs / 2); // it did wait on the lock
+        expect(ms).toBeLessThan(idleInTransactionTimeoutMs + 2000);
+        await stuck;
+      } finally {
+        await frozen.close();
+        await healthy.close();
+        await drop();
+      }
     }, 30_000);
   });
 

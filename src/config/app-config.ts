@@ -29,6 +29,18 @@ export interface PostgresConfig {
   connectTimeoutMs: number;
   queryTimeoutMs: number;
   startupTimeoutMs: number;
+  /** Derived from RUN_LEASE_MS (see pgIdleInTransactionTimeoutMs). */
+  idleInTransactionTimeoutMs: number;
+}
+
+/**
+ * A third of the run lease, 1 to 30 s. A frozen instance holding the log head's lock stops
+ * every instance's event writes until the server ends its transaction; past about two thirds of
+ * a lease, the healthy instances' own runs would lapse for want of a renewal. A healthy instance
+ * never leaves a transaction idle for a second: it waits only on its own statements.
+ */
+export function pgIdleInTransactionTimeoutMs(leaseMs: number): number {
+  return Math.min(30_000, Math.max(1000, Math.floor(leaseMs / 3)));
 }
 
 export interface ExecutionConfig {
@@ -232,6 +244,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       connectTimeoutMs: intFromEnv(env, 'PG_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
       queryTimeoutMs: intFromEnv(env, 'PG_QUERY_TIMEOUT_MS', 10_000, 100, 600_000),
       startupTimeoutMs: intFromEnv(env, 'PG_STARTUP_TIMEOUT_MS', 30_000, 0, 3_600_000),
+      idleInTransactionTimeoutMs: pgIdleInTransactionTimeoutMs(intFromEnv(env, 'RUN_LEASE_MS', 10_000, 300, 600_000)),
     },
     execution: {
       provider: parseModelProvider(env),

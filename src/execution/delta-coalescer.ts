@@ -17,8 +17,8 @@ export class DeltaCoalescer {
     private readonly intervalMs: number,
     /** Writes one delta; false when the run is no longer ours (nothing more is written). */
     private readonly write: (delta: string) => Promise<boolean>,
-    /** Called once when writing stops for good: `lost` (the run is no longer ours) or `error` (the store failed). */
-    private readonly onStopped: (why: 'lost' | 'error') => void,
+    /** Called once when writing stops for good: `lost` (the run is no longer ours) or `error` (the store failed, with its error). */
+    private readonly onStopped: (why: 'lost' | 'error', error?: unknown) => void,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -66,9 +66,9 @@ export class DeltaCoalescer {
           this.onStopped('lost');
         }
       })
-      .catch(() => {
+      .catch((err: unknown) => {
         this.stop();
-        this.onStopped('error');
+        this.onStopped('error', err);
       })
       .finally(() => {
         this.writing = undefined;

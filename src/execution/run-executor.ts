@@ -28,7 +28,11 @@ export interface RunExecutorOptions {
 
 /** Why this process stopped a run it was executing (the abort reason of its signal). */
 class RunStop {
-  constructor(readonly why: 'ended-elsewhere' | 'too-long' | 'store-error' | 'shutdown') {}
+  constructor(
+    readonly why: 'ended-elsewhere' | 'too-long' | 'store-error' | 'shutdown',
+    /** For `store-error`: what the store threw, for the operator log. */
+    readonly cause?: unknown,
+  ) {}
 }
 
 interface ActiveRun {
@@ -138,11 +142,11 @@ export class RunExecutor {
   }
 
   private async execute({ run, worker, controller }: ActiveRun): Promise<void> {
-    const stopWith = (why: RunStop['why']) => controller.abort(new RunStop(why));
+    const stopWith = (why: RunStop['why'], cause?: unknown) => controller.abort(new RunStop(why, cause));
     const coalescer = new DeltaCoalescer(
       this.options.deltaCoalesceMs,
       (delta) => this.runtime.appendDelta(this.owner, run, delta),
-      (why) => stopWith(why === 'lost' ? 'ended-elsewhere' : 'store-error'),
+      (why, error) => stopWith(why === 'lost' ? 'ended-elsewhere' : 'store-error', error),
     );
     let produced = 0;
     try {
@@ -184,7 +188,8 @@ export class RunExecutor {
             ? err.code
             : 'internal_error';
       // The provider's own text (its error body, its URL) is never logged: only the fixed code, and its HTTP status.
-      if (errorCode === 'internal_error') this.options.log.error(`run ${run.runId} failed in the backend: ${describe(err)}`);
+      // A run stopped because its deltas could not be stored: the store's error, not the stop, is the cause.
+      if (errorCode === 'internal_error') this.options.log.error(`run ${run.runId} failed in the backend: ${describe(err instanceof RunStop ? (err.cause ?? `stopped (${err.why})`) : err)}`);
       else this.options.log.warn(`run ${run.runId} failed: ${errorCode}${httpStatusOf(err)}`);
       await this.runtime.finishRun(this.owner, run, { state: 'failed', errorCode, usage: null });
     }

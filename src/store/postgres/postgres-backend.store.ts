@@ -18,6 +18,13 @@ export interface PostgresStoreOptions {
   queryTimeoutMs: number;
   /** How long start-up keeps retrying an unreachable server (PG_STARTUP_TIMEOUT_MS). */
   startupTimeoutMs: number;
+  /**
+   * How long the server lets one of our transactions sit idle before it ends the session
+   * (`idle_in_transaction_session_timeout`). Our transactions only wait on their own statements,
+   * so a long idle one belongs to a frozen instance (a paused VM, a stalled network), and its row
+   * locks (the log head's, taken by every event write) would hold up every instance.
+   */
+  idleInTransactionTimeoutMs: number;
   /** Operator log (already redacting); the store logs pool errors once per burst. */
   log: { warn(message: string): void; error(message: string): void };
 }
@@ -79,8 +86,8 @@ export class PostgresBackendStore extends BackendStore {
       connectionTimeoutMillis: options.connectTimeoutMs,
       query_timeout: options.queryTimeoutMs,
       statement_timeout: options.queryTimeoutMs,
-      // A transaction left open by a stalled instance must not hold row locks forever.
-      idle_in_transaction_session_timeout: Math.max(options.queryTimeoutMs * 3, 30_000),
+      // A transaction left open by a frozen instance must not hold row locks for long (see the option).
+      idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
     };
@@ -100,6 +107,9 @@ export class PostgresBackendStore extends BackendStore {
   async init(): Promise<void> {
     await this.connectWithRetries();
     const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const onError = (err: Error) => (broken = err);
+    heedErrorsWhileOut(client, onError);
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
@@ -118,7 +128,8 @@ export class PostgresBackendStore extends BackendStore {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      client.release();
+      if (broken === undefined) client.off('error', onError);
+      client.release(broken);
     }
     await this.startListener();
   }
@@ -252,6 +263,8 @@ export class PostgresBackendStore extends BackendStore {
   private async writeOnce<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: unknown;
+    const onError = (err: Error) => (broken = err);
+    heedErrorsWhileOut(client, onError);
     try {
       await client.query('BEGIN');
       const tx = new SqlStoreTx(executorOf(client), POSTGRES_DIALECT);
@@ -269,7 +282,8 @@ export class PostgresBackendStore extends BackendStore {
       await client.query('ROLLBACK').catch((rollbackErr) => (broken = rollbackErr));
       throw err;
     } finally {
-      // A connection whose rollback failed is not reused.
+      // A connection whose rollback failed, or that the server ended, is not reused.
+      if (broken === undefined) client.off('error', onError);
       client.release(broken as Error | undefined);
     }
   }
@@ -281,6 +295,17 @@ export class PostgresBackendStore extends BackendStore {
     await this.listener?.end().catch(() => undefined);
     if (!this.pool.ended && !this.pool.ending) await this.pool.end();
   }
+}
+
+/**
+ * Listens for 'error' on a client checked out of the pool. The server may end its session while it
+ * is out (idle_in_transaction_session_timeout after a freeze, pg_terminate_backend, a restart): pg
+ * then emits 'error', which the pool does not hear for a client it lent, and an 'error' nobody
+ * hears ends the process. The statement in flight fails by itself; the client is then released
+ * with the error, so the pool drops it, and the listener stays on it for any later report.
+ */
+function heedErrorsWhileOut(client: PoolClient, onError: (err: Error) => void): void {
+  client.on('error', onError);
 }
 
 function executorOf(db: Pool | PoolClient): SqlExecutor {
