@@ -1,5 +1,5 @@
 import { withoutPassword, redactSecrets } from '../common/logging/redact';
-import { ConfigError, loadAppConfig, parseStoreUrl, secretsOf } from './app-config';
+import { ConfigError, loadAppConfig, parseStoreUrl, pgIdleInTransactionTimeoutMs, secretsOf } from './app-config';
 
 describe('configuration', () => {
   it('defaults to a SQLite file under the data dir', () => {
@@ -56,5 +56,11 @@ describe('configuration', () => {
     const config = loadAppConfig({ RUNTIME_STORE_URL: 'postgres://u@h/db?password=qp%21w&sslpassword=ssl%20pw' } as NodeJS.ProcessEnv);
     expect(secretsOf(config)).toEqual(expect.arrayContaining(['qp!w', 'ssl pw']));
     expect(secretsOf(loadAppConfig({ RUNTIME_STORE_URL: 'postgres://u@h/db' } as NodeJS.ProcessEnv))).toEqual([]);
+  });
+
+  it('ends an idle Postgres transaction after a third of the run lease, 1 to 30 s', () => {
+    expect(loadAppConfig({} as NodeJS.ProcessEnv).postgres.idleInTransactionTimeoutMs).toBe(3333);
+    expect(loadAppConfig({ RUN_LEASE_MS: '3000' } as NodeJS.ProcessEnv).postgres.idleInTransactionTimeoutMs).toBe(1000);
+    expect([300, 2999, 60_000, 90_000, 600_000].map(pgIdleInTransactionTimeoutMs)).toEqual([1000, 1000, 20_000, 30_000, 30_000]);
   });
 });
