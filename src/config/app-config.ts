@@ -228,6 +228,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const host = env.HOST && env.HOST !== '' ? env.HOST : '127.0.0.1';
   const authDisabled = parseAuthSwitch(env.AUTH);
   if (authDisabled && !isLoopback(host)) throw new ConfigError('AUTH set to off (no API keys) is only allowed when HOST is a loopback address (127.0.0.1, ::1 or localhost)');
+  // Read once: the runs' lease, and the Postgres bound derived from it.
+  const leaseMs = intFromEnv(env, 'RUN_LEASE_MS', 10_000, 300, 600_000);
   return {
     host,
     port: intFromEnv(env, 'PORT', 3000, 0, 65535),
@@ -244,7 +246,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       connectTimeoutMs: intFromEnv(env, 'PG_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
       queryTimeoutMs: intFromEnv(env, 'PG_QUERY_TIMEOUT_MS', 10_000, 100, 600_000),
       startupTimeoutMs: intFromEnv(env, 'PG_STARTUP_TIMEOUT_MS', 30_000, 0, 3_600_000),
-      idleInTransactionTimeoutMs: pgIdleInTransactionTimeoutMs(intFromEnv(env, 'RUN_LEASE_MS', 10_000, 300, 600_000)),
+      idleInTransactionTimeoutMs: pgIdleInTransactionTimeoutMs(leaseMs),
     },
     execution: {
       provider: parseModelProvider(env),
@@ -255,7 +257,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       contextMaxChars: intFromEnv(env, 'RUN_CONTEXT_MAX_CHARS', 120_000, 1, 100_000_000),
       deltaCoalesceMs: intFromEnv(env, 'DELTA_COALESCE_MS', 50, 0, 60_000),
       concurrency: intFromEnv(env, 'EXECUTION_CONCURRENCY', 8, 1, 1000),
-      leaseMs: intFromEnv(env, 'RUN_LEASE_MS', 10_000, 300, 600_000),
+      leaseMs,
       maxOutputChars: intFromEnv(env, 'RUN_MAX_OUTPUT_CHARS', 1_000_000, 1, 100_000_000),
     },
     events: {

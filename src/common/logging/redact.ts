@@ -85,7 +85,12 @@ export function redactText(text: string, registry?: SecretRegistry): string {
 
 /** Form-decodes a query component; each run of valid `%XX` escapes is decoded on its own, so one bad `%` spoils nothing. */
 function safeDecode(component: string): string {
-  return component.replace(/\+/g, ' ').replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+  return decodeEscapes(component.replace(/\+/g, ' '));
+}
+
+/** Each run of `%XX` escapes decoded where it is valid UTF-8, kept as sent where it is not. */
+function decodeEscapes(text: string): string {
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
     try {
       return decodeURIComponent(run);
     } catch {
@@ -151,21 +156,12 @@ function redactPath(path: string, registry: SecretRegistry | undefined): string 
     .split('/')
     .map((segment) => {
       if (!segment.includes('%')) return segment;
-      const decoded = safeDecodePath(segment);
+      const decoded = decodeEscapes(segment);
       return redactText(decoded, registry) === decoded ? segment : REDACTED;
     })
     .join('/');
 }
 
-function safeDecodePath(segment: string): string {
-  return segment.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
-    try {
-      return decodeURIComponent(run);
-    } catch {
-      return run;
-    }
-  });
-}
 
 /** Redacts a JSON string literal's content; returns the literal itself when nothing changed. */
 function redactLiteral(literal: string, registry: SecretRegistry | undefined): string {

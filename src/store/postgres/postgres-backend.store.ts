@@ -106,10 +106,7 @@ export class PostgresBackendStore extends BackendStore {
 
   async init(): Promise<void> {
     await this.connectWithRetries();
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    const onError = (err: Error) => (broken = err);
-    heedErrorsWhileOut(client, onError);
+    const { client, release } = await this.checkOut();
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
@@ -128,8 +125,7 @@ export class PostgresBackendStore extends BackendStore {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      if (broken === undefined) client.off('error', onError);
-      client.release(broken);
+      release();
     }
     await this.startListener();
   }
@@ -261,10 +257,8 @@ export class PostgresBackendStore extends BackendStore {
   }
 
   private async writeOnce<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const { client, release } = await this.checkOut();
     let broken: unknown;
-    const onError = (err: Error) => (broken = err);
-    heedErrorsWhileOut(client, onError);
     try {
       await client.query('BEGIN');
       const tx = new SqlStoreTx(executorOf(client), POSTGRES_DIALECT);
@@ -282,10 +276,30 @@ export class PostgresBackendStore extends BackendStore {
       await client.query('ROLLBACK').catch((rollbackErr) => (broken = rollbackErr));
       throw err;
     } finally {
-      // A connection whose rollback failed, or that the server ended, is not reused.
-      if (broken === undefined) client.off('error', onError);
-      client.release(broken as Error | undefined);
+      // A connection whose rollback failed is not reused (nor one the server ended: see checkOut).
+      release(broken);
     }
+  }
+
+  /**
+   * A client of the pool, heard while it is lent out. The server may end its session then
+   * (idle_in_transaction_session_timeout after a freeze, pg_terminate_backend, a restart): pg emits
+   * 'error' on it, which the pool does not hear for a client it lent, and an 'error' nobody hears
+   * ends the process. The statement in flight fails by itself. `release(failure)` hands the client
+   * back, or has the pool drop it when it failed or the server ended it (the listener then stays
+   * on it, for any later report).
+   */
+  private async checkOut(): Promise<{ client: PoolClient; release: (failure?: unknown) => void }> {
+    const client = await this.pool.connect();
+    let ended: Error | undefined;
+    const onError = (err: Error) => (ended = err);
+    client.on('error', onError);
+    const release = (failure?: unknown) => {
+      const dropWith = (failure ?? ended) as Error | undefined;
+      if (dropWith === undefined) client.off('error', onError);
+      client.release(dropWith);
+    };
+    return { client, release };
   }
 
   async close(): Promise<void> {
@@ -295,17 +309,6 @@ export class PostgresBackendStore extends BackendStore {
     await this.listener?.end().catch(() => undefined);
     if (!this.pool.ended && !this.pool.ending) await this.pool.end();
   }
-}
-
-/**
- * Listens for 'error' on a client checked out of the pool. The server may end its session while it
- * is out (idle_in_transaction_session_timeout after a freeze, pg_terminate_backend, a restart): pg
- * then emits 'error', which the pool does not hear for a client it lent, and an 'error' nobody
- * hears ends the process. The statement in flight fails by itself; the client is then released
- * with the error, so the pool drops it, and the listener stays on it for any later report.
- */
-function heedErrorsWhileOut(client: PoolClient, onError: (err: Error) => void): void {
-  client.on('error', onError);
 }
 
 function executorOf(db: Pool | PoolClient): SqlExecutor {
