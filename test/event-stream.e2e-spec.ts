@@ -218,9 +218,30 @@ describe('worker event streams (SSE)', () => {
       await connect(eventsPath(a), {}, capped, url);
       const third = await capped.get(eventsPath(a));
       expectErrorShape(third.body, 429, 'too_many_streams');
+      expect((third.body as { message: string }).message).toBe('This worker has its maximum of open event streams; retry later');
       expect(third.headers['retry-after']).toBe('5');
       await connect(eventsPath(b), {}, capped, url);
       expectErrorShape((await capped.get(eventsPath(b))).body, 429, 'too_many_streams'); // the total cap
+    } finally {
+      await capped.close();
+    }
+  });
+
+  it('says which cap a 429 hit, and which id a stream resumes from', async () => {
+    const capped = await startTestApp({ RUNTIME_STORE_URL: 'memory:', SSE_MAX_STREAMS_PER_WORKER: '1', SSE_MAX_STREAMS: '5' });
+    const url = await capped.listen();
+    try {
+      await connect('/api/events', {}, capped, url);
+      const second = await capped.get('/api/events');
+      expectErrorShape(second.body, 429, 'too_many_streams');
+      expect((second.body as { message: string }).message).toBe('The event log has its maximum of open event streams; retry later');
+      const a = await createEmbeddedWorker(capped);
+      const badLog = await capped.get('/api/events', { 'Last-Event-ID': 'log 4' });
+      expectErrorShape(badLog.body, 400, 'validation_failed');
+      expect((badLog.body as { message: string }).message).toBe('Last-Event-ID / after must be an event id such as log-42');
+      const badWorker = await capped.get(eventsPath(a), { 'Last-Event-ID': 'evt 4' });
+      expectErrorShape(badWorker.body, 400, 'validation_failed');
+      expect((badWorker.body as { message: string }).message).toBe('Last-Event-ID / after must be an event id such as evt-3');
     } finally {
       await capped.close();
     }

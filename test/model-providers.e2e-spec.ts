@@ -11,9 +11,10 @@ import {
   type ModelProviderSettings,
 } from '../src/execution/model-provider';
 import { createModelProvider } from '../src/execution/providers/create-model-provider';
-import { anthropicBaseUrl, startFakeAnthropicServer } from './support/fake-anthropic-server';
-import { defaultReplyText, type FakeModelServer } from './support/fake-model-server';
-import { openAiBaseUrl, startFakeOpenAiServer } from './support/fake-openai-server';
+import { MAX_PROVIDER_ERROR_BODY_BYTES, MAX_PROVIDER_EVENT_BYTES } from '../src/execution/providers/provider-fetch';
+import { anthropicBaseUrl, anthropicDialect, startFakeAnthropicServer } from './support/fake-anthropic-server';
+import { defaultReplyText, type FakeModelServer, type WireDialect } from './support/fake-model-server';
+import { openAiBaseUrl, openAiDialect, startFakeOpenAiServer } from './support/fake-openai-server';
 
 /**
  * The real SDK adapters, through callModel (SPEC §9's retry and timeout
@@ -25,12 +26,17 @@ interface Flavour {
   kind: ModelProviderSettings['kind'];
   start(): Promise<FakeModelServer>;
   baseUrl(server: Pick<FakeModelServer, 'origin'>, prefix?: string): string;
+  dialect: WireDialect;
+  /** The path the adapter posts to, after the base URL. */
+  path: string;
 }
 
 const FLAVOURS: Flavour[] = [
-  { kind: 'openai-compatible', start: startFakeOpenAiServer, baseUrl: openAiBaseUrl },
-  { kind: 'anthropic', start: startFakeAnthropicServer, baseUrl: anthropicBaseUrl },
+  { kind: 'openai-compatible', start: startFakeOpenAiServer, baseUrl: openAiBaseUrl, dialect: openAiDialect, path: '/chat/completions' },
+  { kind: 'anthropic', start: startFakeAnthropicServer, baseUrl: anthropicBaseUrl, dialect: anthropicDialect, path: '/v1/messages' },
 ];
+
+const SSE = { 'content-type': 'text/event-stream' };
 
 const CONVERSATION: ChatMessage[] = [
   { role: 'system', content: 'You are a terse test assistant.' },
@@ -370,6 +376,81 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
     it('maxRetries bounds the retries', async () => {
       server.setDefault({ kind: 'status', status: 500, message: 'internal' });
       expectProviderError((await call({ maxRetries: 0 })).error, 'provider_error');
+      expect(server.requests).toHaveLength(1);
+    });
+  });
+
+  describe('hostile answers (provider-fetch.ts)', () => {
+    /** A whole, valid streamed reply of the dialect carrying `texts`, as its frames. */
+    function replyFrames(texts: string[]): string[] {
+      const f = flavour.dialect.frames({ messages: [] }, { kind: 'reply' });
+      const usage = { inputTokens: 1, outputTokens: texts.length };
+      return [...f.start(usage), ...texts.map((t) => f.text(t)), ...f.end(usage)];
+    }
+
+    it(`an event longer than ${MAX_PROVIDER_EVENT_BYTES} bytes → provider_bad_response, no retry, the connection closed`, async () => {
+      // One line that never ends, sent as fast as the socket takes it: the SDK alone would buffer and rescan it forever.
+      const piece = 'B'.repeat(256 * 1024);
+      server.setDefault({ kind: 'raw', status: 200, headers: SSE, writes: ['data: {"x":"'], repeat: { piece, times: 64 }, end: 'hang' });
+      const outcome = await call({ timeoutMs: 10_000 });
+      expectProviderError(outcome.error, 'provider_bad_response');
+      expect(server.requests).toHaveLength(1);
+      await server.waitForClientClose(0, 2000);
+    });
+
+    it('a long event sent in many small writes arrives whole, its text exact', async () => {
+      const long = 'L'.repeat(200_000);
+      const bytes = replyFrames(['head ', long, ' tail']).join('');
+      const pieces = bytes.match(/[\s\S]{1,1000}/g)!;
+      server.setDefault({ kind: 'raw', status: 200, headers: SSE, writes: pieces, gapMs: 0 });
+      const outcome = await call({ timeoutMs: 10_000 });
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.text).toBe(`head ${long} tail`);
+    });
+
+    it.each([301, 302, 307, 308])('a %i redirect is not followed: provider_bad_response, nothing sent to its target', async (status) => {
+      const target = await flavour.start();
+      try {
+        server.setDefault({ kind: 'raw', status, headers: { location: `${flavour.baseUrl(target)}${flavour.path}` }, writes: ['moved'] });
+        const outcome = await call();
+        expectProviderError(outcome.error, 'provider_bad_response');
+        expect(server.requests).toHaveLength(1);
+        expect(target.requests).toHaveLength(0);
+      } finally {
+        await target.close();
+      }
+    });
+
+    it(`an error answer is read only to ${MAX_PROVIDER_ERROR_BODY_BYTES} bytes: still classified, the rest never read`, async () => {
+      // 8 MiB of error body per attempt; classified by its status (500 → provider_error, retried).
+      server.setDefault({
+        kind: 'raw',
+        status: 500,
+        headers: { 'content-type': 'application/json' },
+        writes: ['{"error":{"message":"'],
+        repeat: { piece: 'E'.repeat(64 * 1024), times: 128 },
+      });
+      const outcome = await call();
+      expectProviderError(outcome.error, 'provider_error');
+      expect(server.requests).toHaveLength(3);
+      for (let i = 0; i < 3; i++) {
+        const request = await server.waitForClientClose(i, 2000);
+        expect(request.finishedAt).toBeNull();
+      }
+    });
+
+    it('a 200 that holds no event of the protocol (an HTML page) → provider_bad_response, no retry', async () => {
+      server.setDefault({ kind: 'raw', status: 200, headers: { 'content-type': 'text/html' }, writes: ['<html><body>Gateway says hello</body></html>\n'] });
+      const outcome = await call();
+      expectProviderError(outcome.error, 'provider_bad_response');
+      expect(server.requests).toHaveLength(1);
+    });
+
+    it('a chunk that is a JSON array → provider_bad_response, no retry', async () => {
+      const frame = flavour.kind === 'anthropic' ? 'event: content_block_delta\ndata: [1,2,3]\n\n' : 'data: [1,2,3]\n\n';
+      server.setDefault({ kind: 'raw', status: 200, headers: SSE, writes: [frame], end: 'hang' });
+      const outcome = await call();
+      expectProviderError(outcome.error, 'provider_bad_response');
       expect(server.requests).toHaveLength(1);
     });
   });

@@ -17,6 +17,50 @@ const sha256 = (text: string) => hash('sha256', text, 'buffer');
 
 /** How long a key looked up in the store is trusted before it is read again (revocation elsewhere also arrives as a notice). */
 const CACHE_MS = 1000;
+/** Entries per map of KeyLookups (a 1 s cache: only a flood fills it). */
+const MAX_CACHED_IDS = 10_000;
+
+/**
+ * What the store said of a key id, for CACHE_MS. Ids that name no key
+ * (anyone may send them, a flood of random ones included) are kept apart
+ * from the keys in use, so filling up with them never evicts a valid key:
+ * when a map is full it is emptied, and only that map.
+ */
+export class KeyLookups {
+  private readonly found = new Map<string, { key: StoredApiKey; at: number }>();
+  private readonly missing = new Map<string, number>();
+
+  /** The cached answer (a key, or null: no such key), or undefined when none is fresh. */
+  get(keyId: string, now: number): StoredApiKey | null | undefined {
+    const found = this.found.get(keyId);
+    if (found && now - found.at < CACHE_MS) return found.key;
+    const missingAt = this.missing.get(keyId);
+    if (missingAt !== undefined && now - missingAt < CACHE_MS) return null;
+    return undefined;
+  }
+
+  remember(keyId: string, key: StoredApiKey | undefined, now: number): void {
+    this.forget(keyId);
+    if (key) {
+      if (this.found.size >= MAX_CACHED_IDS) this.found.clear();
+      this.found.set(keyId, { key, at: now });
+    } else {
+      if (this.missing.size >= MAX_CACHED_IDS) this.missing.clear();
+      this.missing.set(keyId, now);
+    }
+  }
+
+  forget(keyId: string): void {
+    this.found.delete(keyId);
+    this.missing.delete(keyId);
+  }
+
+  clear(): void {
+    this.found.clear();
+    this.missing.clear();
+  }
+}
+
 /** `last_used_at` is written at most this often per key: a write per request would cost more than the request. */
 const LAST_USED_EVERY_MS = 60_000;
 
@@ -31,7 +75,7 @@ const LAST_USED_EVERY_MS = 60_000;
 export class ApiKeys implements OnModuleDestroy {
   private readonly logger = new Logger(ApiKeys.name);
   private readonly envKeyHash: Buffer | null;
-  private readonly cache = new Map<string, { key: StoredApiKey | undefined; at: number }>();
+  private readonly cache = new KeyLookups();
   private readonly lastUsedWritten = new Map<string, number>();
   private readonly unsubscribe: () => void;
 
@@ -65,11 +109,10 @@ export class ApiKeys implements OnModuleDestroy {
   }
 
   private async lookup(keyId: string): Promise<StoredApiKey | undefined> {
-    const cached = this.cache.get(keyId);
-    if (cached && Date.now() - cached.at < CACHE_MS) return cached.key;
+    const cached = this.cache.get(keyId, Date.now());
+    if (cached !== undefined) return cached ?? undefined;
     const key = await this.store.read((q) => q.getApiKey(keyId));
-    if (this.cache.size > 10_000) this.cache.clear(); // bounded: unknown ids are cached too
-    this.cache.set(keyId, { key, at: Date.now() });
+    this.cache.remember(keyId, key, Date.now());
     return key;
   }
 
@@ -100,7 +143,7 @@ export class ApiKeys implements OnModuleDestroy {
       revokedAtMs: null,
     };
     await this.store.write((tx) => tx.upsertApiKey(key));
-    this.cache.delete(key.keyId);
+    this.cache.forget(key.keyId);
     return { key, token };
   }
 
@@ -137,7 +180,7 @@ export class ApiKeys implements OnModuleDestroy {
   }
 
   private revoked(keyId: string): void {
-    this.cache.set(keyId, { key: undefined, at: Date.now() });
+    this.cache.remember(keyId, undefined, Date.now());
     this.streams.closeForKey(keyId);
   }
 }

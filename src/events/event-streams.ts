@@ -7,6 +7,9 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { EventSink, StreamResetReason, Subscription, WorkerEvent } from '../runtimes/runtime-source';
 import { toHeartbeatData, toStreamClosingData, toStreamOverflowData, toStreamResetData, toWorkerEventData } from './dto/worker-event.dto';
 
+/** The scope of `/api/events` streams (a worker's stream is scoped `<runtime_id>/<worker_id>`). */
+export const ALL_EVENTS_SCOPE = 'all';
+
 /** Resume positions are opaque to this layer; only their form is checked (the source decides what they mean). */
 const POSITION_FORM = /^[A-Za-z0-9_.:-]{1,128}$/;
 
@@ -14,11 +17,11 @@ const POSITION_FORM = /^[A-Za-z0-9_.:-]{1,128}$/;
  * The resume position: the Last-Event-ID header (what EventSource sends on
  * reconnect) wins over `?after=`; anything but a short token is a 400.
  */
-export function resumePosition(lastEventId: string | undefined, after: string | undefined): string | undefined {
+export function resumePosition(lastEventId: string | undefined, after: string | undefined, example: string): string | undefined {
   const raw = lastEventId !== undefined && lastEventId !== '' ? lastEventId : after;
   if (raw === undefined) return undefined;
   if (!POSITION_FORM.test(raw)) {
-    throw new ApiError(HttpStatus.BAD_REQUEST, 'validation_failed', 'Last-Event-ID / after must be an event id such as evt-3', {
+    throw new ApiError(HttpStatus.BAD_REQUEST, 'validation_failed', `Last-Event-ID / after must be an event id such as ${example}`, {
       details: [{ path: lastEventId ? 'Last-Event-ID' : 'after', message: 'must be an id this stream sent' }],
     });
   }
@@ -97,7 +100,8 @@ export class EventStreams implements BeforeApplicationShutdown {
       throw new ApiError(429, 'too_many_streams', 'The server holds its maximum of open event streams; retry later', { headers: { 'Retry-After': '5' } });
     }
     if ((this.perScope.get(scope) ?? 0) >= limits.maxStreamsPerWorker) {
-      throw new ApiError(429, 'too_many_streams', 'This worker has its maximum of open event streams; retry later', { headers: { 'Retry-After': '5' } });
+      const what = scope === ALL_EVENTS_SCOPE ? 'The event log has' : 'This worker has';
+      throw new ApiError(429, 'too_many_streams', `${what} its maximum of open event streams; retry later`, { headers: { 'Retry-After': '5' } });
     }
     const stream = new SseStream(reply.raw, { takeOver: () => reply.hijack(), heartbeatMs: limits.heartbeatMs, maxBufferedBytes: limits.clientBufferBytes, heartbeatFrame: () => frame('heartbeat', toHeartbeatData()), flushMs: limits.flushMs });
     const entry: OpenStream = { stream, scope, keyId: req.auth?.keyId };

@@ -6,7 +6,7 @@ import { ApiErrors } from '../common/dto/error-response.dto';
 import { RuntimeRegistry } from '../runtimes/runtime-registry';
 import { ApiEventStreamResponse } from './api-event-stream.decorator';
 import { EventsQueryDto } from './dto/events-query.dto';
-import { EventStreams, resumePosition } from './event-streams';
+import { ALL_EVENTS_SCOPE, EventStreams, resumePosition } from './event-streams';
 
 /** `GET /api/events`: the events of every worker, in one order, resumable (consoles that watch everything). */
 @ApiTags('events')
@@ -26,7 +26,7 @@ export class EventsController {
   @ApiEventStreamResponse('Events of all workers; the SSE `id:` is a position over all of them (`log-<n>`), each event still carries its worker\'s `event_id`.')
   @ApiErrors('validation_failed', 'unknown_runtime', 'capability_unsupported', 'too_many_streams', 'service_unavailable', 'store_unavailable')
   async stream(@Query() query: EventsQueryDto, @Headers('last-event-id') lastEventId: string | undefined, @Req() req: FastifyRequest, @Res() res: FastifyReply): Promise<void> {
-    const after = resumePosition(lastEventId, query.after);
-    await this.streams.serve(pipelineRequestOf(req), res, 'all', (sink) => this.registry.openEvents(query.runtime_id, after, sink));
+    const after = resumePosition(lastEventId, query.after, 'log-42');
+    await this.streams.serve(pipelineRequestOf(req), res, ALL_EVENTS_SCOPE, (sink) => this.registry.openEvents(query.runtime_id, after, sink));
   }
 }

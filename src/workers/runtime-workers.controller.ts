@@ -163,7 +163,7 @@ export class RuntimeWorkersController {
     @Req() req: FastifyRequest,
     @Res() res: FastifyReply,
   ): Promise<void> {
-    const after = resumePosition(lastEventId, query.after);
+    const after = resumePosition(lastEventId, query.after, 'evt-3');
     await this.streams.serve(pipelineRequestOf(req), res, `${runtimeId}/${workerId}`, (sink) => this.registry.openWorkerEvents(runtimeId, workerId, after, sink));
   }
 }

@@ -77,7 +77,22 @@ export interface HangBehaviour {
   kind: 'hang';
 }
 
-export type FakeBehaviour = ReplyBehaviour | StatusBehaviour | ContextTooLongBehaviour | HangBehaviour;
+/** Bytes as given, for what no well-behaved provider sends: redirects, endless lines, huge bodies, HTML. */
+export interface RawBehaviour {
+  kind: 'raw';
+  status: number;
+  headers?: Record<string, string>;
+  /** Written in order, one write each. */
+  writes: Array<string | Buffer>;
+  /** Then `piece` written `times` times (a body too big to hold as a list). */
+  repeat?: { piece: string | Buffer; times: number };
+  /** Wait between two writes (else each waits for the socket to drain). */
+  gapMs?: number;
+  /** After the writes: end the response (default) or keep it open until the client goes. */
+  end?: 'end' | 'hang';
+}
+
+export type FakeBehaviour = ReplyBehaviour | StatusBehaviour | ContextTooLongBehaviour | HangBehaviour | RawBehaviour;
 
 export interface RecordedRequest {
   index: number;
@@ -322,7 +337,37 @@ export class FakeModelServer {
       case 'reply':
         await this.reply(body, behaviour, res, () => (serverDropped = true));
         return;
+      case 'raw':
+        await this.raw(behaviour, res);
+        return;
     }
+  }
+
+  private async raw(behaviour: RawBehaviour, res: ServerResponse): Promise<void> {
+    res.writeHead(behaviour.status, behaviour.headers ?? {});
+    res.flushHeaders();
+    const pieces = function* (): Generator<string | Buffer> {
+      yield* behaviour.writes;
+      for (let i = 0; i < (behaviour.repeat?.times ?? 0); i++) yield behaviour.repeat!.piece;
+    };
+    for (const piece of pieces()) {
+      if (res.destroyed) return;
+      const drained = res.write(piece);
+      if (behaviour.gapMs) {
+        if (!(await this.pause(res, behaviour.gapMs))) return;
+      } else if (!drained) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+    }
+    if (behaviour.end !== 'hang' && !res.destroyed) res.end();
   }
 
   private async reply(body: any, behaviour: ReplyBehaviour, res: ServerResponse, markDropped: () => void): Promise<void> {

@@ -12,8 +12,10 @@ import {
 } from '../model-provider';
 import { toAnthropicConversation } from './anthropic-conversation';
 import { withLinkedAbortSignal } from './linked-abort';
+import { providerFetch } from './provider-fetch';
 import {
   badChunk,
+  noEvents,
   parseRetryAfterMs,
   providerErrorForStatus,
   providerErrorForStreamFailure,
@@ -68,6 +70,8 @@ export class AnthropicProvider extends ModelProvider {
       // The SDK logs unparseable events and (with ANTHROPIC_LOG) URLs and bodies straight
       // to the console, past our redacting logger; failures reach the operator log as `cause`.
       logLevel: 'off',
+      // No redirects, whole events of bounded size, bounded error bodies (provider-fetch.ts).
+      fetch: providerFetch(),
     });
   }
 
@@ -76,10 +80,12 @@ export class AnthropicProvider extends ModelProvider {
       try {
         const stream = await this.client.messages.create(this.body(request), { signal, maxRetries: 0 });
         let stopped = false;
+        let events = 0;
         let inputTokens: number | null = null;
         let outputTokens: number | null = null;
         for await (const event of stream as AsyncIterable<RawMessageStreamEvent | { type?: unknown }>) {
-          if (typeof event !== 'object' || event === null) throw badChunk('not an object');
+          events++;
+          if (typeof event !== 'object' || event === null || Array.isArray(event)) throw badChunk('not an object');
           switch (event.type) {
             case 'message_start': {
               const usage = (event as { message?: { usage?: { input_tokens?: unknown } } }).message?.usage;
@@ -115,7 +121,7 @@ export class AnthropicProvider extends ModelProvider {
         // The SDK ends iteration silently both when our signal aborts the body read and
         // when the server closes the stream early; only we can tell these apart.
         if (signal.aborted) throw signal.reason;
-        if (!stopped) throw streamEndedEarly();
+        if (!stopped) throw events === 0 ? noEvents() : streamEndedEarly();
         return { usage: usageOf(inputTokens, outputTokens) };
       } catch (error) {
         if (signal.aborted) throw signal.reason;

@@ -10,8 +10,10 @@ import {
   usageOf,
 } from '../model-provider';
 import { withLinkedAbortSignal } from './linked-abort';
+import { providerFetch } from './provider-fetch';
 import {
   badChunk,
+  noEvents,
   parseRetryAfterMs,
   providerErrorForStatus,
   providerErrorForStreamFailure,
@@ -54,6 +56,8 @@ export class OpenAiCompatibleProvider extends ModelProvider {
       // The SDK logs unparseable chunks and (with OPENAI_LOG) URLs and bodies straight to
       // the console, past our redacting logger; failures reach the operator log as `cause`.
       logLevel: 'off',
+      // No redirects, whole events of bounded size, bounded error bodies (provider-fetch.ts).
+      fetch: providerFetch(),
     });
   }
 
@@ -62,8 +66,10 @@ export class OpenAiCompatibleProvider extends ModelProvider {
       try {
         const stream = await this.client.chat.completions.create(this.body(request), { signal, maxRetries: 0 });
         let finished = false;
+        let chunks = 0;
         let usage: ModelUsage | null = null;
         for await (const chunk of stream) {
+          chunks++;
           const text = readChunk(chunk);
           if (text) sink.text(text);
           else sink.activity();
@@ -75,7 +81,7 @@ export class OpenAiCompatibleProvider extends ModelProvider {
         if (signal.aborted) throw signal.reason;
         // The SDK swallows `data: [DONE]`, so the end marker we can see is the choice's
         // finish_reason, which every compatible server sends on the last content chunk.
-        if (!finished) throw streamEndedEarly();
+        if (!finished) throw chunks === 0 ? noEvents() : streamEndedEarly();
         return { usage };
       } catch (error) {
         if (signal.aborted) throw signal.reason;
@@ -103,8 +109,9 @@ export class OpenAiCompatibleProvider extends ModelProvider {
  * reply text. The final usage chunk has `choices: []`.
  */
 function readChunk(chunk: ChatCompletionChunk): string {
-  if (typeof chunk !== 'object' || chunk === null) throw badChunk('not an object');
-  if (chunk.choices !== undefined && !Array.isArray(chunk.choices)) throw badChunk('choices is not a list');
+  if (typeof chunk !== 'object' || chunk === null || Array.isArray(chunk)) throw badChunk('not an object');
+  // Every chunk carries `choices` (the final usage chunk an empty one): anything else is not this protocol.
+  if (!Array.isArray(chunk.choices)) throw badChunk('choices is not a list');
   const content = chunk.choices?.[0]?.delta?.content;
   if (content === undefined || content === null) return '';
   if (typeof content !== 'string') throw badChunk('delta.content is not text');

@@ -92,6 +92,15 @@ export function streamEndedEarly(): ProviderError {
   return new ProviderError('provider_unreachable', true, undefined, new Error('stream ended before its end marker'));
 }
 
+/**
+ * A 200 whose body ended cleanly without a single event of the protocol (an
+ * HTML page, a proxy's error text): a server answering something else, not a
+ * connection cut short. Not retried, unlike streamEndedEarly.
+ */
+export function noEvents(): ProviderError {
+  return new ProviderError('provider_bad_response', false, undefined, new Error('the answer held no event of the protocol'));
+}
+
 /** A chunk that parsed as JSON but is not what the protocol sends. */
 export function badChunk(what: string): ProviderError {
   return new ProviderError('provider_bad_response', false, undefined, new Error(`unexpected chunk: ${what}`));
