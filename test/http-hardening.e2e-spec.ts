@@ -9,7 +9,7 @@ import { AllExceptionsFilter } from '../src/common/filters/all-exceptions.filter
 import { effectiveMaxConnections, MAX_PIPELINED_REQUESTS } from '../src/common/http/http-server';
 import { ChildServer } from './support/child-server';
 import { ERROR_KEYS } from './support/shapes';
-import { startTestApp, type TestApp } from './support/test-app';
+import { createEmbeddedWorker, startTestApp, type TestApp } from './support/test-app';
 
 /**
  * The connection level (SPEC §13, §6, §11): what the router never sees. Raw TCP
@@ -575,5 +575,57 @@ describe('every check decides on the path the router routes, however the target 
     expect([again.headers['idempotency-replayed'], escaped.headers['idempotency-replayed']]).toEqual(['true', 'true']);
     expect(again.body).toBe(first.body);
     expect(escaped.body).toBe(first.body);
+  });
+});
+
+describe('Expect: 100-continue (raw TCP)', () => {
+  let t: TestApp;
+  let port: number;
+  let worker: string;
+  beforeAll(async () => {
+    t = await startTestApp({ RUNTIME_STORE_URL: 'memory:' });
+    port = Number(new URL(await t.listen()).port);
+    worker = await createEmbeddedWorker(t);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /** A POST that says Expect: 100-continue and holds its body back: what arrives before the client would send it. */
+  const held = (headers: string, length = 20) =>
+    `POST /api/runtimes/embedded-worker-runtime/workers/${worker}/input HTTP/1.1\r\n${headers}Content-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`;
+
+  it.each([
+    ['no key', 'Host: 127.0.0.1\r\n', 20, 401, 'unauthorized'],
+    ['a host not allowed', () => `Host: evil.example\r\nAuthorization: Bearer ${t.adminKey}\r\n`, 20, 403, 'host_not_allowed'],
+    ['a body over 1 MiB', () => `Host: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\n`, 50_000_000, 413, 'payload_too_large'],
+  ] as const)('%s: the refusal comes first, no 100, and the connection closes', async (_what, headers, length, status, code) => {
+    const ex = await rawExchange(port, held(typeof headers === 'function' ? headers() : headers, length));
+    const { responses } = parseResponses(ex.text);
+    expect(responses.map((r) => r.status)).toEqual([status]);
+    expectJsonError(responses[0], status, code);
+    expect(responses[0].headers.connection).toBe('close');
+    expect(ex.closed).toBe(true);
+  });
+
+  it('an accepted request gets its 100 Continue, then its answer once the body is sent, and the connection stays open', async () => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('error', () => undefined);
+    try {
+      const body = JSON.stringify({ kind: 'user', content: 'hello' });
+      socket.write(held(`Host: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\n`, Buffer.byteLength(body)));
+      const deadline = Date.now() + 5000;
+      while (!text.includes('\r\n\r\n') && Date.now() < deadline) await sleep(5);
+      expect(text).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+      socket.write(body);
+      while (parseResponses(text).responses.length < 2 && Date.now() < deadline) await sleep(5);
+      const { responses } = parseResponses(text);
+      expect(responses.map((r) => r.status)).toEqual([100, 202]);
+      expect(responses[1].headers.connection).toBe('keep-alive');
+    } finally {
+      socket.destroy();
+    }
   });
 });

@@ -132,6 +132,15 @@ export function effectiveMaxConnections(configured: number, fileLimit = openFile
  *   closing the socket. A missing Host goes on to the host check (`403
  *   host_not_allowed`), like an HTTP/1.0 request without one.
  */
+/** Answers whose client sent `Expect: 100-continue` and waits for a 100 before it sends the body. */
+const AWAITING_CONTINUE = new WeakSet<ServerResponse>();
+
+/** Tells a client waiting with its body (`Expect: 100-continue`) to send it: call once the request is accepted. */
+export function continueIfAwaited(res: ServerResponse): void {
+  if (!AWAITING_CONTINUE.delete(res) || res.headersSent) return;
+  res.writeContinue();
+}
+
 export function hardenHttpServer(server: Server, config: HttpConfig): void {
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
@@ -154,6 +163,16 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
       socket.end(rawErrorResponse(503, 'service_unavailable', 'The server holds its maximum of connections; retry later', { 'Retry-After': '1' }));
       socket.destroySoon();
     }
+  });
+
+  // `Expect: 100-continue`: Node would answer 100 at once, inviting the body before the host, the key, the
+  // scope, the size and the type were checked. Heard here, the request goes through the pipeline like any
+  // other, and the body stage answers 100 only once it is about to read the body (json-body.middleware.ts).
+  // An answer given before that closes the connection, as RFC 9110 §10.1.1 asks: Node does so itself
+  // for a request whose body it has not received (tested), since the client may send it still, or never.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    AWAITING_CONTINUE.add(res);
+    server.emit('request', req, res);
   });
 
   // Every request passes here before the router (the router is the server's request listener).

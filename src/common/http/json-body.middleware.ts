@@ -1,6 +1,7 @@
 import bodyParser from 'body-parser';
 import { isUtf8 } from 'node:buffer';
 import typeIs from 'type-is';
+import { continueIfAwaited } from './http-server';
 import type { Middleware } from './middleware-chain';
 import { ApiError } from '../errors/api-error';
 import { boundMessage, checkValueBounds, INPUT_BOUNDS, type InputBounds, scanJsonBounds, type BoundViolation } from '../validation/input-bounds';
@@ -81,6 +82,8 @@ export function jsonBodyMiddleware(): Middleware {
     if (!typeIs(req, JSON_TYPE)) {
       return next(new ApiError(415, 'unsupported_media_type', 'Request body must be application/json'));
     }
+    // Everything but the body is checked by now: a client holding its body back for a 100 may send it.
+    continueIfAwaited(res);
     parse(req, res, (err?: unknown) => {
       if (err) return next(toBodyError(err));
       if (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
