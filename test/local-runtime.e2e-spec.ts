@@ -198,6 +198,33 @@ describe('local compatibility runtime source', () => {
     expect(labels).toEqual(Array.from({ length: 300 }, (_, i) => `W ${i}`));
   });
 
+  it('answers a page of a sparse pods/ after one scan of at most 256 entries, on every list route, and pages reach every record once', async () => {
+    // The attack: entries without a record of this workspace made /api/workers repeat the
+    // local scan (each listing all of pods/) until its page was full. Each page now reads at
+    // most 256 entries and says so; the work is counted by the skipped-entries diagnostic.
+    f = await withFixture(({ dataDir, root }) => {
+      for (let i = 0; i < 600; i++) mkdirSync(join(podsDir(dataDir), `e${String(i).padStart(3, '0')}`));
+      for (let i = 0; i < 3; i++) writeRecord(dataDir, `z${i}`, { worker_name: `Late ${i}`, workspace_root: root });
+    });
+    const hostId = (((await f.t.get('/api/hosts')).body as any).items as any[]).find((h) => h.kind === 'local-worker-host').host_id;
+    for (const route of ['/api/workers', `${LOCAL}/workers`, `/api/hosts/${hostId}/workers`]) {
+      const labels: string[] = [];
+      const skippedPerPage: number[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await f.t.get(`${route}?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        expect(res.status).toBe(200);
+        expectEnvelope(res.body, expectWorkerShape);
+        const body = res.body as any;
+        labels.push(...body.items.map((w: any) => w.label));
+        const missing = body.diagnostics.find((d: any) => d.code === 'local_metadata_missing');
+        skippedPerPage.push(missing ? Number(/Skipped (\d+) /.exec(missing.message)![1]) : 0);
+        cursor = body.next_cursor;
+      } while (cursor !== null);
+      expect({ route, labels, skippedPerPage }).toEqual({ route, labels: ['Late 0', 'Late 1', 'Late 2'], skippedPerPage: [256, 256, 88] });
+    }
+  });
+
   it('pages past directory names of 255 bytes on every list route: each next_cursor it issues is one it takes', async () => {
     // Random letters and digits: hex of them does not deflate much, unlike a name of one repeated letter.
     const letters = (n: number) => Array.from(randomBytes(n), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62]).join('');

@@ -101,6 +101,40 @@ describe('RuntimeRegistry', () => {
     expect((await registry.listWorkers({ limit: 200 })).items).toHaveLength(5);
   });
 
+  it('asks each runtime at most once per /api/workers page: a short page with a cursor ends the page there', async () => {
+    // Like the local source over entries without records: every call does one bounded
+    // scan and answers at most one worker, with a position to go on from.
+    const workerIds = ['s1', 's2', 's3', 's4', 's5'];
+    const sparse = await readOnlySource('sparse', workerIds);
+    let calls = 0;
+    const counted: RuntimeSource = {
+      ...sparse,
+      listWorkers: async (page) => {
+        calls++;
+        return sparse.listWorkers({ ...page, limit: 1 });
+      },
+    };
+    const registry = registryOf([await readOnlySource('a', ['a1']), counted, await readOnlySource('c', ['c1'])]);
+    const first = await registry.listWorkers({ limit: 200 });
+    expect(first.items.map((w) => w.workerId)).toEqual(['a1', 's1']);
+    expect(first.next).toEqual(expect.any(String));
+    expect(calls).toBe(1);
+    const seen = [...first.items.map((w) => w.workerId)];
+    let cursor = first.next ?? undefined;
+    let pages = 1;
+    while (cursor) {
+      calls = 0;
+      const page = await registry.listWorkers({ limit: 200, cursor });
+      expect(calls).toBeLessThanOrEqual(1);
+      seen.push(...page.items.map((w) => w.workerId));
+      cursor = page.next ?? undefined;
+      pages++;
+    }
+    // Every worker once, in order; the sparse runtime's last page (next: null) lets the page go on to c.
+    expect(seen).toEqual(['a1', ...workerIds, 'c1']);
+    expect(pages).toBe(5);
+  });
+
   it('refuses cursors that were edited, forged or issued by another list', async () => {
     const registry = registryOf([await readOnlySource('a', ['a1', 'a2', 'a3'])]);
     const next = (await registry.listWorkers({ limit: 1 })).next!;

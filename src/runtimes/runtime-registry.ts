@@ -117,6 +117,14 @@ export class RuntimeRegistry {
    * left of the current runtime, then goes on to the next, so paging reaches
    * every worker of every runtime. A runtime that fails is replaced by a
    * diagnostic and paging goes on with the next one.
+   *
+   * Each runtime is asked at most once per page, so a page costs at most one
+   * bounded page of each runtime. A runtime's page is its unit of bounded
+   * work: one that answers short but with a position to go on from (the
+   * local source, when the entries its scan could read held fewer records)
+   * ends this page there, with a cursor into it. Asking it again until the
+   * page is full would repeat its scan once per page of entries without
+   * records: O(entries²/limit), with no deadline for the whole request.
    */
   async listWorkers(request: ListRequest): Promise<Page<WorkerRecord>> {
     let position: WorkersPosition = request.cursor === undefined ? { r: 0 } : this.cursors.decode<WorkersPosition>('workers', request.cursor);
@@ -133,7 +141,12 @@ export class RuntimeRegistry {
       }
       items.push(...result.value.items);
       diagnostics.push(...result.value.diagnostics);
-      position = result.value.next === null ? { r: position.r + 1 } : { r: position.r, a: result.value.next };
+      if (result.value.next === null) position = { r: position.r + 1 };
+      else {
+        // One page of a runtime per request (see above): the next request goes on from here.
+        position = { r: position.r, a: result.value.next };
+        break;
+      }
     }
     return {
       items,

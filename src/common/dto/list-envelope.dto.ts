@@ -32,7 +32,7 @@ export function ListEnvelopeDto<T>(item: Ctor<T>, name: string): Ctor<ListEnvelo
     @ApiField({ nested: item, isArray: true })
     items: T[];
 
-    @ApiField({ type: String, nullable: true, maxLength: 512, description: 'Pass as `cursor` to get the next page; null on the last page' })
+    @ApiField({ type: String, nullable: true, maxLength: 512, description: 'Pass as `cursor` to get the next page; null on the last page. A page may hold fewer than `limit` items, even none, and still have one: page on until it is null' })
     next_cursor: string | null;
 
     @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 })

@@ -118,9 +118,11 @@ export class LocalSource implements RuntimeSource {
   }
 
   /**
-   * Records in directory-name byte order, at most 256 entries read per page;
-   * the position is the last name the scan covered (hex), so paging reaches
-   * every record however many there are.
+   * Records in directory-name byte order, at most 256 entries read per page
+   * (until `limit` records are found); the position is the last name the
+   * scan covered (hex), so paging reaches every record however many there
+   * are. A page may hold fewer than `limit` records and still have a next
+   * position: the entries it could read held no more.
    */
   async listWorkers(page: PageRequest & { hostId?: string }): Promise<Page<WorkerRecord>> {
     if (page.hostId !== undefined && page.hostId !== this.hostId) return { items: [], diagnostics: [], next: null };

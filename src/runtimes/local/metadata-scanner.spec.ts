@@ -106,16 +106,39 @@ describe('MetadataScanner: order and pages', () => {
     expect(tail.hasMore).toBe(false);
   });
 
-  it('counts skipped entries as covered, so the next page goes on after them', async () => {
+  it('reads on past skipped entries until it holds `limit` records, and counts them as covered', async () => {
     const f = fixture();
     writeRecord(f, 'a', { workspace_root: '/elsewhere' });
     writeRecord(f, 'b', { workspace_root: '/elsewhere' });
     writeRecord(f, 'c', { workspace_root: f.root });
-    const page = await scanner(f).scan({ limit: 2 });
-    expect(page.records).toEqual([]);
-    expect(page.lastName?.toString()).toBe('b');
+    writeRecord(f, 'd', { workspace_root: f.root });
+    const s = scanner(f);
+    const page = await s.scan({ limit: 1 });
+    expect(names(page)).toEqual(['c']);
+    expect(page.lastName?.toString()).toBe('c');
     expect(page.hasMore).toBe(true);
     expect(codes(page)).toEqual(['local_metadata_other_workspace']);
+    expect(metadataOpens(f)).toBe(3); // not d: the page was full at c
+    const rest = await s.scan({ after: page.lastName, limit: 1 });
+    expect(names(rest)).toEqual(['d']);
+    expect(rest.hasMore).toBe(false);
+  });
+
+  it('reads at most 256 entries however few of them hold records: the rest is for the next page', async () => {
+    const f = fixture();
+    for (let i = 0; i < 300; i++) mkdirSync(join(f.pods, `e${String(i).padStart(3, '0')}`));
+    writeRecord(f, 'z', { workspace_root: f.root });
+    const s = scanner(f);
+    const first = await s.scan({ limit: 5 });
+    expect(first).toMatchObject({ status: 'ok', records: [], hasMore: true });
+    expect(first.lastName?.toString()).toBe('e255');
+    expect(metadataOpens(f)).toBe(256);
+    expect(f.fs.counts.opendir).toBe(1);
+    const second = await s.scan({ after: first.lastName, limit: 5 });
+    expect(names(second)).toEqual(['z']);
+    expect(second.hasMore).toBe(false);
+    expect(codes(second)).toEqual(['local_metadata_missing']);
+    expect(second.diagnostics[0].message).toBe('Skipped 44 worker records: no metadata record');
   });
 
   it('stops listing after maxListedNames names and says so', async () => {

@@ -74,7 +74,10 @@ export interface LocalWorkerRecord {
 export interface ScanPage {
   /** Only names strictly greater (byte order) than this are considered. */
   after?: Buffer;
-  /** Entries to read; capped at MAX_SCANNED_ENTRIES. */
+  /**
+   * Records wanted; capped at MAX_SCANNED_ENTRIES. Entries are read in name
+   * order until they hold this many records or MAX_SCANNED_ENTRIES were read.
+   */
   limit: number;
 }
 
@@ -191,6 +194,8 @@ interface PageState {
   listed: boolean;
   entries: readonly ScannerDirEntry[];
   outcomes: Array<Outcome | undefined>;
+  /** Records wanted: no entry is read once the entries read and being read could hold this many. */
+  wanted: number;
   dropped: number;
   truncated: boolean;
 }
@@ -207,8 +212,11 @@ interface SharedScan {
  * byte order of the directory names, with bounded work and a deadline:
  *
  * - A page lists `pods/` as a stream (at most `maxListedNames` names), keeps
- *   the `min(limit, 256)` smallest names after `after` (at most 257 names in
- *   memory) and reads only those entries.
+ *   the 256 smallest names after `after` (at most 257 names in memory) and
+ *   reads those entries in order until they hold `limit` records. Skipped
+ *   entries (other workspaces, no record …) thus cost no extra listing as
+ *   long as 256 entries hold a page's records: the listing is the part of a
+ *   page that grows with `pods/`.
  * - Every fs call goes through an FsGate: at most `maxFsCalls` at once across
  *   scans, so libuv's threadpool always has threads for the rest of the app.
  *   A scan answers by its deadline (`degraded`, with what it has); calls still
@@ -385,12 +393,12 @@ export class MetadataScanner {
   }
 
   private async scanOnce(after: Buffer | undefined, limit: number): Promise<SharedScan> {
-    const state: PageState = { dataDirPresent: true, diagnostics: [], listed: false, entries: [], outcomes: [], dropped: 0, truncated: false };
+    const state: PageState = { dataDirPresent: true, diagnostics: [], listed: false, entries: [], outcomes: [], wanted: limit, dropped: 0, truncated: false };
     const end = await this.withDeadline(async (ctx) => {
       const pods = await this.openPods(ctx, state);
       if (!pods) return;
       try {
-        const selection = new SmallestNames<ScannerDirEntry>(limit, after);
+        const selection = new SmallestNames<ScannerDirEntry>(limit === 0 ? 0 : MAX_SCANNED_ENTRIES, after);
         if (!(await this.listNames(ctx, state, pods, (entry) => selection.offer(entry)))) return;
         state.entries = selection.items();
         state.dropped = selection.dropped;
@@ -433,7 +441,7 @@ export class MetadataScanner {
   }
 
   private async findOnce(predicate: (name: Buffer) => boolean): Promise<FindResult> {
-    const state: PageState = { dataDirPresent: true, diagnostics: [], listed: false, entries: [], outcomes: [], dropped: 0, truncated: false };
+    const state: PageState = { dataDirPresent: true, diagnostics: [], listed: false, entries: [], outcomes: [], wanted: 0, dropped: 0, truncated: false };
     let outcome: Outcome | undefined;
     const end = await this.withDeadline(async (ctx) => {
       const pods = await this.openPods(ctx, state);
@@ -560,16 +568,40 @@ export class MetadataScanner {
     }
   }
 
-  /** Reads the selected entries in order, `maxFsCalls` at a time. */
-  private async readEntries(ctx: ScanContext, state: PageState, pods: PodsHandle): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < state.entries.length) {
-        const i = next++;
-        state.outcomes[i] = await this.readEntry(ctx, pods, state.entries[i]);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.options.maxFsCalls, state.entries.length) }, worker));
+  /**
+   * Reads the selected entries in order, `maxFsCalls` at a time, until they
+   * hold `state.wanted` records. An entry is started only while the records
+   * found plus the entries in flight are fewer than wanted, so the records
+   * never exceed it and the entries read form a prefix (the page covers all
+   * of them): a page of records reads no entry past its last record.
+   */
+  private readEntries(ctx: ScanContext, state: PageState, pods: PodsHandle): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let next = 0;
+      let running = 0;
+      let found = 0;
+      let failed = false;
+      const pump = () => {
+        while (!failed && running < this.options.maxFsCalls && next < state.entries.length && found + running < state.wanted) {
+          const i = next++;
+          running++;
+          this.readEntry(ctx, pods, state.entries[i]).then(
+            (outcome) => {
+              state.outcomes[i] = outcome;
+              if (typeof outcome.result !== 'string') found++;
+              running--;
+              pump();
+            },
+            (err: unknown) => {
+              failed = true;
+              reject(err);
+            },
+          );
+        }
+        if (running === 0) resolve();
+      };
+      pump();
+    });
   }
 
   /**
