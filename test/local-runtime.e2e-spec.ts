@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -297,6 +298,26 @@ describe('local compatibility runtime source', () => {
     } finally {
       await t.close();
       rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('says the runtime is degraded, inspection unavailable, when pods/ is a file or a FIFO', async () => {
+    for (const make of [(pods: string) => writeFileSync(pods, 'not a directory'), (pods: string) => execFileSync('mkfifo', [pods])]) {
+      f = await withFixture(({ dataDir }) => make(join(dataDir, 'pods')));
+      const runtime = (await f.t.get(LOCAL)).body as any;
+      expectRuntimeShape(runtime);
+      expect(runtime).toMatchObject({ status: 'degraded', capabilities: { local_pod_inspection: 'unavailable' } });
+      expect(codes(runtime.diagnostics)).toEqual(['local_pods_dir_unreadable']);
+      const listed = (((await f.t.get('/api/runtimes')).body as any).items as any[]).find((r) => r.runtime_id === 'local-worker-runtime');
+      expect(listed).toEqual(runtime);
+      const host = (((await f.t.get('/api/hosts')).body as any).items as any[]).find((h) => h.kind === 'local-worker-host');
+      expect(host).toMatchObject({ status: 'degraded', capabilities: { local_pod_inspection: 'unavailable' } });
+      const workers = await f.t.get('/api/workers');
+      expect(workers.status).toBe(200);
+      expect(codes((workers.body as any).diagnostics)).toContain('local_pods_dir_unreadable');
+      expect(JSON.stringify([runtime, host, workers.body])).not.toContain(f.dataDir);
+      await f.t.close();
+      f = undefined;
     }
   });
 

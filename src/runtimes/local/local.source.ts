@@ -81,37 +81,45 @@ export class LocalSource implements RuntimeSource {
     return this.caps;
   }
 
+  /**
+   * `degraded`, with local_pod_inspection `unavailable`, whenever records
+   * cannot be listed now: no data dir (SPEC §3), but also a `pods/` that is
+   * not a readable directory, or no answer within the deadline (SPEC §3:
+   * capabilities tell the truth).
+   */
   async summary(): Promise<RuntimeRecord> {
-    const dataDir = await this.scanner.dataDirStatus();
-    const present = dataDir === 'present';
+    const records = await this.scanner.recordsDirStatus();
+    const listable = records.state === 'listable';
     return {
       runtimeId: this.runtimeId,
       label: 'Local worker processes',
       kind: 'local_pod',
-      status: present ? 'available' : 'degraded',
+      status: listable ? 'available' : 'degraded',
       source: {
         kind: 'local_compatibility',
         status: 'active',
         note: 'Read-only view of worker processes on this machine, from the metadata records they leave on disk.',
       },
       hostIds: [this.hostId],
-      capabilities: present ? this.caps : { ...this.caps, localPodInspection: 'unavailable' },
-      diagnostics: present ? [] : [dataDir === 'absent' ? dataDirMissing() : localRecordsUnavailable()],
+      capabilities: listable ? this.caps : { ...this.caps, localPodInspection: 'unavailable' },
+      diagnostics: records.diagnostics,
     };
   }
 
   async listHosts(): Promise<{ items: HostRecord[]; diagnostics: Diagnostic[] }> {
-    const scan = await this.scanner.scan({ limit: MAX_SCANNED_ENTRIES });
+    // The scan says whether the entries answered; the records dir status, like the runtime's, whether pods/ can be listed at all.
+    const [scan, records] = await Promise.all([this.scanner.scan({ limit: MAX_SCANNED_ENTRIES }), this.scanner.recordsDirStatus()]);
+    const listable = records.state === 'listable';
     const lastSeen = scan.records.reduce((max, r) => Math.max(max, r.mtimeMs), -Infinity);
     const host: HostRecord = {
       runtimeId: this.runtimeId,
       hostId: this.hostId,
       label: 'Local worker host',
       kind: 'local-worker-host',
-      status: scan.dataDirPresent && scan.status === 'ok' ? 'available' : 'degraded',
+      status: listable && scan.status === 'ok' ? 'available' : 'degraded',
       observedAt: Date.now(),
       lastSeenAt: Number.isFinite(lastSeen) ? lastSeen : null,
-      capabilities: scan.dataDirPresent ? this.caps : { ...this.caps, localPodInspection: 'unavailable' },
+      capabilities: listable ? this.caps : { ...this.caps, localPodInspection: 'unavailable' },
       diagnostics: scan.diagnostics,
     };
     return { items: [host], diagnostics: [] };
@@ -183,10 +191,6 @@ export class LocalSource implements RuntimeSource {
       diagnostics,
     };
   }
-}
-
-function dataDirMissing(): Diagnostic {
-  return diagnostic('local_data_dir_missing', 'warning', 'The local worker data directory does not exist; no local workers are listed');
 }
 
 function fieldIgnored(field: string, consequence: string): Diagnostic {

@@ -143,7 +143,7 @@ describe('MetadataScanner deadlines', () => {
     }
     expect(settled(await within(s.scan({ after: Buffer.from('g2'), limit: 3 }), 1000)).status).toBe('degraded');
     expect(settled(await within(s.findByWorkerId(derivePublicId('local-worker', 'g1')), 1000))).toMatchObject({ status: 'degraded', record: undefined });
-    expect(settled(await within(s.dataDirStatus(), 1000))).toBe('unknown');
+    expect(settled(await within(s.recordsDirStatus(), 1000)).state).toBe('unknown');
     expect(f.fs.peakInFlight).toBeLessThanOrEqual(2);
     const opens = f.fs.counts.open;
 
@@ -184,16 +184,16 @@ describe('MetadataScanner deadlines', () => {
     expect(await eventually(() => s.outstandingFsCalls === 0 && f.fs.openFds.size === 0, 5000)).toBe(true);
   });
 
-  it('bounds the data dir check and a lookup by id by the deadline too', async () => {
+  it('bounds the records dir check and a lookup by id by the deadline too', async () => {
     const f = fixture();
     writeRecord(f, 'a');
     writeRecord(f, 'b');
-    const releaseStat = hold(f, (op) => op === 'stat');
+    const releasePods = hold(f, (op, path) => op === 'open' && path === f.pods);
     const s = scanner(f, { deadlineMs: 300 });
-    expect(settled(await within(s.dataDirStatus(), 800))).toBe('unknown');
-    releaseStat();
+    expect(settled(await within(s.recordsDirStatus(), 800))).toMatchObject({ state: 'unknown', diagnostics: [expect.objectContaining({ code: 'local_scan_stalled' })] });
+    releasePods();
     expect(await eventually(() => s.outstandingFsCalls === 0, 5000)).toBe(true);
-    expect(await s.dataDirStatus()).toBe('present');
+    expect(await s.recordsDirStatus()).toEqual({ state: 'listable', diagnostics: [] });
 
     hold(f, entryOpen('b'));
     const found = settled(await within(s.findByWorkerId(derivePublicId('local-worker', 'b')), 800));

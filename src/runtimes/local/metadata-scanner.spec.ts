@@ -250,14 +250,26 @@ describe('MetadataScanner: links, FIFOs and odd entries', () => {
     const missing = await new MetadataScanner(join(f.base, 'nope'), f.root, { fs: f.fs }).scan({ limit: 256 });
     expect(missing).toMatchObject({ status: 'ok', dataDirPresent: false, records: [], hasMore: false });
     expect(codes(missing)).toEqual(['local_data_dir_missing']);
-    expect(await new MetadataScanner(join(f.base, 'nope'), f.root, { fs: f.fs }).dataDirStatus()).toBe('absent');
+    const noDataDir = await new MetadataScanner(join(f.base, 'nope'), f.root, { fs: f.fs }).recordsDirStatus();
+    expect(noDataDir.state).toBe('absent');
+    expect(codes(noDataDir)).toEqual(['local_data_dir_missing']);
+    expect(await scanner(f).recordsDirStatus()).toEqual({ state: 'listable', diagnostics: [] });
     removeDir(f.pods);
     const absent = await scanner(f).scan({ limit: 256 });
     expect(absent).toMatchObject({ status: 'ok', dataDirPresent: true, records: [] });
     expect(codes(absent)).toEqual(['local_pods_dir_absent']);
-    expect(await scanner(f).dataDirStatus()).toBe('present');
+    // No worker has left a record yet: nothing is wrong with the records dir.
+    expect(await scanner(f).recordsDirStatus()).toEqual({ state: 'listable', diagnostics: [] });
     writeFileSync(f.pods, 'not a directory');
     expect(codes(await scanner(f).scan({ limit: 256 }))).toEqual(['local_pods_dir_unreadable']);
+    const file = await scanner(f).recordsDirStatus();
+    expect(file.state).toBe('unusable');
+    expect(codes(file)).toEqual(['local_pods_dir_unreadable']);
+    removeDir(f.pods);
+    execFileSync('mkfifo', [f.pods]);
+    expect(codes(await scanner(f).scan({ limit: 256 }))).toEqual(['local_pods_dir_unreadable']);
+    expect(await scanner(f).recordsDirStatus()).toMatchObject({ state: 'unusable', diagnostics: [expect.objectContaining({ code: 'local_pods_dir_unreadable' })] });
+    expect(JSON.stringify([noDataDir, file])).not.toContain(f.base);
   });
 });
 
@@ -284,6 +296,15 @@ describe('MetadataScanner: records', () => {
       expect(Object.keys(record).sort()).toEqual(['active', 'dirName', 'mtimeMs', 'profileSelector', 'role', 'snapshotIsObject', 'workerName']);
       for (const value of Object.values(record)) expect(value === null || Buffer.isBuffer(value) || typeof value !== 'object').toBe(true);
     }
+  });
+
+  it('accepts a record that starts with a UTF-8 byte order mark', async () => {
+    const f = fixture();
+    writeRecord(f, 'bom', `\ufeff${JSON.stringify({ workspace_root: f.root, worker_name: 'With BOM' })}`);
+    writeRecord(f, 'bom-only', '\ufeff');
+    const r = await scanner(f).scan({ limit: 256 });
+    expect(r.records.map((x) => x.workerName)).toEqual(['With BOM']);
+    expect(codes(r)).toEqual(['local_metadata_invalid']);
   });
 
   it('refuses a record nested deeper than the bound, or with too many tokens, as invalid', async () => {

@@ -107,7 +107,17 @@ export interface FindResult {
   diagnostics: Diagnostic[];
 }
 
-export type DataDirStatus = 'present' | 'absent' | 'unknown';
+/**
+ * Whether records can be listed now: 'listable' (`pods/` opens as a
+ * directory, or is absent from a data dir that exists: no worker has left a
+ * record yet), 'absent' (no data dir), 'unusable' (`pods/` is a file, a FIFO,
+ * a symbolic link or unreadable), 'unknown' (no answer within the deadline).
+ */
+export interface RecordsDirStatus {
+  state: 'listable' | 'absent' | 'unusable' | 'unknown';
+  /** Why it is not 'listable'; empty when it is. */
+  diagnostics: Diagnostic[];
+}
 
 type SkipReason =
   | 'symlink'
@@ -166,6 +176,7 @@ const FILE_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 const PODS_KEY = '/pods';
 const DATA_KEY = '/data';
 const METADATA_NAME = Buffer.from('/metadata.json');
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 interface Outcome {
   result: LocalWorkerRecord | SkipReason;
@@ -277,21 +288,22 @@ export class MetadataScanner {
     return this.gate.outstanding;
   }
 
-  /** Whether the data dir exists, learnt within the deadline ('unknown' past it). */
-  dataDirStatus(): Promise<DataDirStatus> {
-    return this.shared('data', async () => {
-      let present: boolean | undefined;
+  /**
+   * Whether records can be listed, learnt within the deadline by opening
+   * `pods/` as a scan does (without listing it): the data dir existing is not
+   * enough, a `pods/` that is a file lists nothing either.
+   */
+  recordsDirStatus(): Promise<RecordsDirStatus> {
+    return this.shared('records-dir', async () => {
+      const state: PageState = { dataDirPresent: true, diagnostics: [], listed: false, entries: [], outcomes: [], wanted: 0, dropped: 0, truncated: false };
       const end = await this.withDeadline(async (ctx) => {
-        if (this.gate.isStuck(DATA_KEY)) throw new ScanAborted('stalled');
-        present = await this.gate
-          .run(ctx, DATA_KEY, (fs) => fs.stat(this.dataDirPath))
-          .then((st) => st.isDirectory())
-          .catch((err: unknown) => {
-            if (err instanceof ScanAborted) throw err;
-            return false;
-          });
+        const pods = await this.openPods(ctx, state);
+        if (pods) await this.gate.close(ctx, PODS_KEY, pods.fd);
       });
-      return end === 'done' && present !== undefined ? (present ? 'present' : 'absent') : 'unknown';
+      if (end !== 'done') return { state: 'unknown', diagnostics: [localRecordsUnavailable()] };
+      if (!state.dataDirPresent) return { state: 'absent', diagnostics: state.diagnostics };
+      const problems = state.diagnostics.filter((d) => d.code !== PODS_ABSENT().code);
+      return problems.length === 0 ? { state: 'listable', diagnostics: [] } : { state: 'unusable', diagnostics: problems };
     });
   }
 
@@ -702,7 +714,9 @@ export class MetadataScanner {
     while (this.cache.size > this.options.cacheEntries) this.cache.delete(this.cache.keys().next().value!);
   }
 
-  private interpret(dirName: Buffer, bytes: Buffer, mtimeMs: number): LocalWorkerRecord | SkipReason {
+  private interpret(dirName: Buffer, raw: Buffer, mtimeMs: number): LocalWorkerRecord | SkipReason {
+    // Editors on some systems start UTF-8 files with a byte order mark, which JSON.parse refuses.
+    const bytes = raw.subarray(0, UTF8_BOM.length).equals(UTF8_BOM) ? raw.subarray(UTF8_BOM.length) : raw;
     // Before parsing: a record may not nest deeper or hold more tokens than the bounds.
     if (checkJsonBounds(bytes, this.options.jsonBounds) !== 'ok') return 'invalid';
     let parsed: unknown;
