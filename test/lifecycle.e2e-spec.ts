@@ -56,7 +56,7 @@ describe.each(STORE_FIXTURES.map((f) => [f.name, f] as [string, StoreFixture]))(
     expect(stream.events.filter((e) => e.event !== 'heartbeat').map((e) => e.event)).toEqual(['worker.deleted']);
     const left = await store.read(async (q) => ({
       worker: await q.getWorker(id),
-      items: await q.readItems(pk, 0, 100),
+      items: await q.readItems(pk, 0, 100, 1 << 20),
       events: await q.readWorkerEvents(pk, -1, { maxEvents: 100, maxBytes: 1 << 20 }),
     }));
     expect(left.worker).toBeUndefined();

@@ -191,6 +191,31 @@ describe.each(adapters.map((a) => [a.name, a] as const))('worker store contract 
     expect(one).toHaveLength(1);
   });
 
+  it('bounds a transcript page by content: it stops before the item that would pass the budget, holds one item however long, and paging reaches every item once', async () => {
+    const rtNoExec = runtimeOn(store, { executionEnabled: false });
+    const id = await createWorker(rtNoExec);
+    // Lengths in UTF-16 units, as content_length counts them (the emoji is 2).
+    const contents = ['a'.repeat(100), 'b'.repeat(200), 'c'.repeat(300), 'd'.repeat(5000), '', '🌍'.repeat(25), 'e'.repeat(550), 'f'];
+    for (const content of contents) await rtNoExec.acceptInput(id, { kind: 'system', content, onBusy: 'enqueue' });
+    const sequences = async (start: number, limit: number, maxChars: number) => (await rt.readTranscript(id, start, limit, maxChars))!.items.map((i) => i.sequence);
+    expect(await sequences(0, 10, 600)).toEqual([0, 1, 2]); // 100 + 200 + 300 = 600 fits exactly; 5000 more would not
+    expect(await sequences(0, 10, 599)).toEqual([0, 1]);
+    expect(await sequences(3, 10, 600)).toEqual([3]); // alone over the budget: still the page's one item
+    expect(await sequences(4, 10, 600)).toEqual([4, 5, 6]); // 0 + 50 + 550
+    expect(await sequences(0, 2, 600)).toEqual([0, 1]); // the limit still applies first
+    expect(await sequences(0, 10, 1 << 20)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(await sequences(8, 10, 600)).toEqual([]);
+    // Paging by the page's own end, as next_start does, reaches each item exactly once, in order.
+    const seen: number[] = [];
+    for (let start = 0, pages = 0; start < contents.length && pages < 20; pages++) {
+      const page = await sequences(start, 3, 600);
+      expect(page.length).toBeGreaterThan(0);
+      seen.push(...page);
+      start = page[page.length - 1] + 1;
+    }
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
   it('runs: FIFO claims, one at a time per worker, deltas become the item, and the global log is in commit order', async () => {
     const id = await createWorker(rt);
     const a = await rt.acceptInput(id, { kind: 'user', content: 'first', onBusy: 'enqueue' });
@@ -321,7 +346,7 @@ describe.each(adapters.map((a) => [a.name, a] as const))('worker store contract 
     expect(await rt.getWorker(id)).toBeUndefined();
     expect(await rt.readTranscript(id, 0, 10)).toBeUndefined();
     const rows = await store.read(async (q) => ({
-      items: await q.readItems(stopped.pk, 0, 100),
+      items: await q.readItems(stopped.pk, 0, 100, 1 << 20),
       runs: await q.listRuns(stopped.pk, Number.MAX_SAFE_INTEGER, 100),
       events: await q.readWorkerEvents(stopped.pk, -1, { maxEvents: 100, maxBytes: 1 << 20 }),
     }));

@@ -10,6 +10,18 @@ export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 200;
 export const DEFAULT_TRANSCRIPT_LIMIT = 50;
 export const MAX_TRANSCRIPT_LIMIT = 200;
+/**
+ * Content per transcript page, in UTF-16 units (as stored in `content_length`):
+ * a page stops before the item that would take it past this (always at
+ * least one item) and says where to go on in `next_start`. 200 items of
+ * 262,144 units each (the longest input) made a page of ~200 MiB once
+ * JSON-escaped (`\u0001` is 6 bytes), serialised and held whole while a
+ * client that never read kept it. 1 Mi: about the longest reply
+ * (RUN_MAX_OUTPUT_CHARS' default, 1,000,000), which a page must hold whole
+ * anyway, so the budget does not raise the worst case; normal pages are
+ * never cut (50 items of up to 20,000 units, 200 of up to 5,000).
+ */
+export const TRANSCRIPT_PAGE_MAX_CHARS = 1024 * 1024;
 
 /** Input content bounds, in JavaScript string length (UTF-16 units). */
 export const MAX_INPUT_CONTENT_LENGTH = 262_144;

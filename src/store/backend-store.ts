@@ -198,8 +198,12 @@ export interface StoreQueries {
   listWorkers(afterPk: number, limit: number): Promise<StoredWorkerSummary[]>;
   /** The worker's key and transcript length only; undefined for an unknown worker. */
   getTranscriptHead(workerId: string): Promise<StoredTranscriptHead | undefined>;
-  /** Items `[start, start + limit)` by sequence; O(limit). */
-  readItems(workerPk: number, start: number, limit: number): Promise<StoredPageItem[]>;
+  /**
+   * Items `[start, start + limit)` by sequence, cut before the item whose
+   * content would take the page past `maxChars` (UTF-16 units, as
+   * `content_length`); the first item always comes, however long. O(limit).
+   */
+  readItems(workerPk: number, start: number, limit: number, maxChars: number): Promise<StoredPageItem[]>;
   /**
    * The conversation a run sees, newest first: replies and inputs anchored at
    * or before `anchor`, until `maxChars` of content (the item that would pass

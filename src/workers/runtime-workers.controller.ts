@@ -109,7 +109,7 @@ export class RuntimeWorkersController {
   }
 
   @Get(':worker_id/transcript')
-  @ApiOperation({ operationId: 'readWorkerTranscript', summary: 'A bounded page of the transcript; O(limit)' })
+  @ApiOperation({ operationId: 'readWorkerTranscript', summary: 'A bounded page of the transcript: at most `limit` items and 1,048,576 UTF-16 units of content; O(limit)' })
   @ApiParam(WORKER_ID_PARAM)
   @ApiOkResponse({ type: TranscriptPageDto })
   @ApiErrors('invalid_identifier', 'validation_failed', 'limit_too_large', 'unknown_runtime', 'unknown_worker', 'capability_unsupported', 'store_unavailable')

@@ -3,6 +3,7 @@ import { diagnostic, type Diagnostic } from '../../common/dto/diagnostic.dto';
 import type { StoredItem, StoredPageItem, StoredRun, StoredWorker, StoredWorkerSummary, WorkerRole, BackendStore } from '../../store/backend-store';
 import type { OnBusy, SpawnAcceptance, WorkerIntent } from '../runtime-source';
 import { OperationRefusedError } from '../runtime-source.errors';
+import { TRANSCRIPT_PAGE_MAX_CHARS } from '../runtimes.constants';
 import { appendItem, cancelAllRuns, endRun, RUN_INTERRUPTED, type RunOutcome, runSnapshot } from './run-transitions';
 
 export interface WorkerRuntimeOptions {
@@ -248,12 +249,20 @@ export class WorkerRuntime {
     });
   }
 
-  /** Items `[start, start + limit)` and the transcript's length; undefined for an unknown worker. */
-  async readTranscript(workerId: string, start: number, limit: number): Promise<{ total: number; items: StoredPageItem[] } | undefined> {
+  /**
+   * Items `[start, start + limit)`, no more than fit `maxChars` of content
+   * (at least one), and the transcript's length; undefined for an unknown worker.
+   */
+  async readTranscript(
+    workerId: string,
+    start: number,
+    limit: number,
+    maxChars = TRANSCRIPT_PAGE_MAX_CHARS,
+  ): Promise<{ total: number; items: StoredPageItem[] } | undefined> {
     return this.store.read(async (q) => {
       const head = await q.getTranscriptHead(workerId);
       if (!head) return undefined;
-      const items = await q.readItems(head.pk, start, limit);
+      const items = await q.readItems(head.pk, start, limit, maxChars);
       // Items appended after the worker row was read may be in the page: the length is at least what was read.
       const total = Math.max(head.transcriptLength, items.length > 0 ? items[items.length - 1].sequence + 1 : 0);
       return { total, items };

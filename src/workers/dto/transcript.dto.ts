@@ -5,7 +5,7 @@ import { ApiField } from '../../common/dto/api-field.decorator';
 import { DiagnosticDto, toDiagnosticDtos } from '../../common/dto/diagnostic.dto';
 import { digitsToInteger, LIMIT_TOO_LARGE } from '../../common/dto/list-query.dto';
 import type { TranscriptItem, TranscriptPage } from '../../runtimes/runtime-source';
-import { DEFAULT_TRANSCRIPT_LIMIT, MAX_TRANSCRIPT_LIMIT } from '../../runtimes/runtimes.constants';
+import { DEFAULT_TRANSCRIPT_LIMIT, MAX_TRANSCRIPT_LIMIT, TRANSCRIPT_PAGE_MAX_CHARS } from '../../runtimes/runtimes.constants';
 
 export class TranscriptQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 0, default: 0, example: 0, description: 'First sequence to return; past the end gives no items' })
@@ -41,7 +41,14 @@ export class TranscriptPageDto {
   @ApiField({ type: 'integer', minimum: 0 }) start: number;
   @ApiField({ type: 'integer', minimum: 1, maximum: MAX_TRANSCRIPT_LIMIT }) limit: number;
   @ApiField({ type: 'integer', minimum: 0 }) total_items: number;
-  @ApiField({ type: 'integer', minimum: 0, required: false, description: 'Present only when items remain after this page' }) next_start?: number;
+  @ApiField({
+    type: 'integer',
+    minimum: 0,
+    required: false,
+    description:
+      `Present only when items remain after this page: where the next page starts. A page may hold fewer than \`limit\` items: it stops before the item that would take its content past ${TRANSCRIPT_PAGE_MAX_CHARS.toLocaleString('en-US')} UTF-16 units (it always holds its first item)`,
+  })
+  next_start?: number;
   @ApiField({ nested: TranscriptItemDto, isArray: true }) items: TranscriptItemDto[];
   @ApiField({ nested: DiagnosticDto, isArray: true, maxItems: 16 }) diagnostics: DiagnosticDto[];
 }
