@@ -9,7 +9,8 @@ import { AllExceptionsFilter } from '../src/common/filters/all-exceptions.filter
 import { effectiveMaxConnections, MAX_PIPELINED_REQUESTS } from '../src/common/http/http-server';
 import { ChildServer } from './support/child-server';
 import { ERROR_KEYS } from './support/shapes';
-import { createEmbeddedWorker, startTestApp, type TestApp } from './support/test-app';
+import { TRANSCRIPT_PAGE_MAX_CHARS } from '../src/runtimes/runtimes.constants';
+import { createEmbeddedWorker, EMBEDDED, startTestApp, type TestApp } from './support/test-app';
 
 /**
  * The connection level (SPEC §13, §6, §11): what the router never sees. Raw TCP
@@ -575,6 +576,171 @@ describe('every check decides on the path the router routes, however the target 
     expect([again.headers['idempotency-replayed'], escaped.headers['idempotency-replayed']]).toEqual(['true', 'true']);
     expect(again.body).toBe(first.body);
     expect(escaped.body).toBe(first.body);
+  });
+});
+
+describe('large answers: the transcript page budget and the send deadline (raw TCP)', () => {
+  /** Short, so that the tests wait little; the checks run every quarter of it. */
+  const SEND_TIMEOUT_MS = 1000;
+  /** `\u0001` × 174,000: ~1 MiB once JSON-escaped (6 bytes a unit), the most such content a 1 MiB body carries. */
+  const BIG = '\u0001'.repeat(174_000);
+  const BIG_ITEMS = 12;
+  let t: TestApp;
+  let port: number;
+  let transcript: string;
+  beforeAll(async () => {
+    t = await startTestApp({ RUNTIME_STORE_URL: 'memory:', HTTP_SEND_TIMEOUT_MS: String(SEND_TIMEOUT_MS) });
+    port = Number(new URL(await t.listen()).port);
+    const workerId = await createEmbeddedWorker(t);
+    transcript = `${EMBEDDED}/workers/${workerId}/transcript`;
+    const input = `${EMBEDDED}/workers/${workerId}/input`;
+    expect((await t.post(input, { kind: 'system', content: 'first' })).status).toBe(202);
+    for (let i = 0; i < BIG_ITEMS; i++) expect((await t.post(input, { kind: 'system', content: BIG })).status).toBe(202);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const getTranscript = (query: string, close = false) =>
+    `GET ${transcript}?${query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+  const accessLines = () => t.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.context === 'HTTP' && String(l.url).startsWith(transcript));
+
+  it('a page stops before the item that would pass the content budget, says so with next_start, and paging reaches every item exactly once', async () => {
+    interface Page {
+      total_items: number;
+      next_start?: number;
+      items: Array<{ sequence: number; content: string }>;
+    }
+    const pages: Page[] = [];
+    const sizes: number[] = [];
+    for (let start: number | undefined = 0; start !== undefined && pages.length < 20; ) {
+      const res = await t.get(`${transcript}?start=${start}&limit=200`);
+      expect(res.status).toBe(200);
+      const page = res.body as Page;
+      pages.push(page);
+      sizes.push(Buffer.byteLength(res.text));
+      start = page.next_start;
+    }
+    // 'first' and six of the 174,000-unit items fit 1 Mi units (1,044,005); a seventh would not.
+    expect(pages.map((p) => p.items.map((i) => i.sequence))).toEqual([
+      [0, 1, 2, 3, 4, 5, 6],
+      [7, 8, 9, 10, 11, 12],
+    ]);
+    expect(pages.map((p) => [p.total_items, p.next_start])).toEqual([
+      [13, 7],
+      [13, undefined],
+    ]);
+    expect(pages.flatMap((p) => p.items.map((i) => i.content))).toEqual(['first', ...Array(BIG_ITEMS).fill(BIG)]);
+    for (const p of pages) expect(p.items.reduce((n, i) => n + i.content.length, 0)).toBeLessThanOrEqual(TRANSCRIPT_PAGE_MAX_CHARS);
+    // Bytes: at most 6 per unit (JSON escapes) plus the fields of each item. Before the budget this page was 12.6 MB.
+    for (const size of sizes) expect(size).toBeLessThan(6 * TRANSCRIPT_PAGE_MAX_CHARS + 64 * 1024);
+    // The limit still comes first; a page of small items is not cut.
+    const limited = (await t.get(`${transcript}?start=0&limit=3`)).body as Page;
+    expect([limited.items.map((i) => i.sequence), limited.next_start]).toEqual([[0, 1, 2], 3]);
+  });
+
+  it('a client that stops reading an answer loses its connection once it has taken nothing for HTTP_SEND_TIMEOUT_MS; others are served meanwhile', async () => {
+    const linesBefore = accessLines().length;
+    const socket = connect(port, '127.0.0.1');
+    socket.pause(); // takes at most what fills its stream buffer, then reads nothing
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => undefined);
+    try {
+      await once(socket, 'connect');
+      // Three pages of ~6.3 MB each: far more than the kernel buffers on both sides hold.
+      socket.write(getTranscript('limit=200').repeat(3));
+      const health: number[] = [];
+      const deadline = Date.now() + SEND_TIMEOUT_MS * 1.25 + 15_000;
+      while (Date.now() < deadline && !accessLines().slice(linesBefore).some((l) => l.msg === 'request closed')) {
+        health.push((await timedGet(`http://127.0.0.1:${port}`, '/api/health/live', 10_000)).status);
+        await sleep(100);
+      }
+      const cut = accessLines().slice(linesBefore).find((l) => l.msg === 'request closed');
+      expect(cut).toMatchObject({ level: 'warn', status: 200, msg: 'request closed' });
+      expect(cut!.durationMs as number).toBeGreaterThanOrEqual(SEND_TIMEOUT_MS);
+      expect(health.length).toBeGreaterThan(0);
+      expect(health.every((s) => s === 200)).toBe(true);
+      // The client can only tell once it reads: what the kernel still held, then the end, short of even the first answer.
+      let received = 0;
+      socket.on('data', (c: Buffer) => (received += c.length));
+      socket.resume();
+      const closeBy = Date.now() + 15_000;
+      while (!closed && Date.now() < closeBy) await sleep(20);
+      expect(closed).toBe(true);
+      expect(received).toBeLessThan(6 * 174_000 * 6);
+      expect((await timedGet(`http://127.0.0.1:${port}`, '/api/health/live', 10_000)).status).toBe(200);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('a slow reader is never cut off: each byte it takes starts the wait again, however long the whole answer takes', async () => {
+    const linesBefore = accessLines().length;
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let burst = 0;
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => undefined);
+    // Reads 1 MB, then nothing for a third of the deadline, again and again.
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      burst += c.length;
+      if (burst >= 1024 * 1024) {
+        burst = 0;
+        socket.pause();
+        setTimeout(() => socket.resume(), SEND_TIMEOUT_MS / 3);
+      }
+    });
+    try {
+      await once(socket, 'connect');
+      socket.write(getTranscript('limit=200') + getTranscript('start=7&limit=200', true));
+      const closeBy = Date.now() + 60_000;
+      while (!closed && Date.now() < closeBy) await sleep(20);
+      expect(closed).toBe(true);
+      const { responses, rest } = parseResponses(Buffer.concat(chunks).toString('latin1'));
+      expect(rest).toBe('');
+      expect(responses.map((r) => [r.status, (JSON.parse(r.body) as { items: Array<{ sequence: number }> }).items.map((i) => i.sequence)])).toEqual([
+        [200, [0, 1, 2, 3, 4, 5, 6]],
+        [200, [7, 8, 9, 10, 11, 12]],
+      ]);
+      const lines = accessLines().slice(linesBefore);
+      expect(lines.map((l) => [l.level, l.msg])).toEqual([
+        ['info', 'request completed'],
+        ['info', 'request completed'],
+      ]);
+      // The premise: the answers were still going out well past the deadline.
+      expect(lines[1].durationMs as number).toBeGreaterThan(SEND_TIMEOUT_MS);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('an event stream whose client reads nothing for longer than the deadline is left open (streams have their own lag cut-off)', async () => {
+    const socket = connect(port, '127.0.0.1');
+    socket.pause();
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => undefined);
+    try {
+      await once(socket, 'connect');
+      // Replays every input event, each with its ~1 MiB item: the stream waits for the client.
+      socket.write(`GET ${transcript.replace(/\/transcript$/, '/events?after=evt-0')} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\nAccept: text/event-stream\r\n\r\n`);
+      await sleep(SEND_TIMEOUT_MS * 3);
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.resume();
+      // The last input's item has sequence 12: the stream goes on from where the client stopped, to the end.
+      const lastItem = Buffer.from('"sequence":12,');
+      const by = Date.now() + 30_000;
+      const received = () => Buffer.concat(chunks);
+      while (!closed && received().indexOf(lastItem) < 0 && Date.now() < by) await sleep(50);
+      expect(closed).toBe(false);
+      expect(received().indexOf(lastItem)).toBeGreaterThan(0);
+    } finally {
+      socket.destroy();
+    }
   });
 });
 

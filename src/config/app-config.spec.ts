@@ -58,6 +58,14 @@ describe('configuration', () => {
     expect(secretsOf(loadAppConfig({ RUNTIME_STORE_URL: 'postgres://u@h/db' } as NodeJS.ProcessEnv))).toEqual([]);
   });
 
+  it('reads HTTP_SEND_TIMEOUT_MS within its bounds', () => {
+    expect(loadAppConfig({} as NodeJS.ProcessEnv).http.sendTimeoutMs).toBe(30_000);
+    expect(loadAppConfig({ HTTP_SEND_TIMEOUT_MS: '100' } as NodeJS.ProcessEnv).http.sendTimeoutMs).toBe(100);
+    for (const bad of ['0', '99', '3600001', '5s', '-1']) {
+      expect(() => loadAppConfig({ HTTP_SEND_TIMEOUT_MS: bad } as NodeJS.ProcessEnv)).toThrow(/^HTTP_SEND_TIMEOUT_MS must be/);
+    }
+  });
+
   it('ends an idle Postgres transaction after a third of the run lease, 1 to 30 s', () => {
     expect(loadAppConfig({} as NodeJS.ProcessEnv).postgres.idleInTransactionTimeoutMs).toBe(3333);
     expect(loadAppConfig({ RUN_LEASE_MS: '3000' } as NodeJS.ProcessEnv).postgres.idleInTransactionTimeoutMs).toBe(1000);

@@ -102,6 +102,8 @@ export interface HttpConfig {
   keepAliveTimeoutMs: number;
   /** Requests served on one connection before it is closed (bounds pipelining; HTTP_MAX_REQUESTS_PER_SOCKET). */
   maxRequestsPerSocket: number;
+  /** A response (not an event stream) whose bytes the client takes none of for this long is cut off (HTTP_SEND_TIMEOUT_MS). */
+  sendTimeoutMs: number;
 }
 
 export interface AppConfig {
@@ -282,6 +284,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       requestTimeoutMs: intFromEnv(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
       keepAliveTimeoutMs: intFromEnv(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 5000, 100, 600_000),
       maxRequestsPerSocket: intFromEnv(env, 'HTTP_MAX_REQUESTS_PER_SOCKET', 1000, 1, 1_000_000),
+      sendTimeoutMs: intFromEnv(env, 'HTTP_SEND_TIMEOUT_MS', 30_000, 100, 3_600_000),
     },
     localScanDeadlineMs: intFromEnv(env, 'LOCAL_SCAN_DEADLINE_MS', 2000, 10, 600_000),
     shutdownGraceMs: intFromEnv(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),

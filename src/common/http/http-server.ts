@@ -60,6 +60,64 @@ function sendError(res: ServerResponse, status: number, error: ApiErrorCode, mes
   res.end(body);
 }
 
+/** Set on a response cut off by the send deadline, for the access log. */
+const SEND_TIMED_OUT = Symbol('wb.sendTimedOut');
+
+type WatchedResponse = ServerResponse & { [SEND_TIMED_OUT]?: true };
+type HandleOf = Socket & { _handle?: { writeQueueSize?: number } | null };
+
+/** Whether the send deadline cut this response off (its connection destroyed before the client took it all). */
+export function sendTimedOut(res: ServerResponse): boolean {
+  return (res as WatchedResponse)[SEND_TIMED_OUT] === true;
+}
+
+/**
+ * Arms the send deadline on a response that has ended (`prefinish`: all of it
+ * handed to the socket) while some of it is still waiting for the client: a
+ * client that takes none of it for `timeoutMs` loses the connection. Any
+ * progress starts the wait again, so a slow reader of a large page is never
+ * cut off, only one that stopped. Nothing is allocated for a response the
+ * kernel took whole, the usual case. Event streams are left alone: they end
+ * with a grace of their own (sse-stream.ts) and, while open, never end.
+ *
+ * Progress is read from two counters: `writableLength` (bytes Node holds;
+ * it counts a write whole until that write is done) and the handle's
+ * `writeQueueSize` (what libuv has yet to hand to the kernel of the writes
+ * under way, which shrinks as the client reads). A page is one write, so
+ * only the second moves while it goes out. The check runs every quarter of
+ * the timeout: the connection closes between the timeout and a quarter more
+ * after the last byte the client took.
+ */
+function sendDeadline(timeoutMs: number): (this: ServerResponse) => void {
+  const every = Math.max(10, Math.floor(timeoutMs / 4));
+  return function armIfUnsent(this: ServerResponse): void {
+    const socket = this.socket as HandleOf | null;
+    if (!socket || socket.writableLength === 0 || socket.destroyed) return;
+    if (String(this.getHeader('content-type') ?? '').startsWith('text/event-stream')) return;
+    const res = this as WatchedResponse;
+    let buffered = socket.writableLength;
+    let queued = socket._handle?.writeQueueSize ?? 0;
+    let lastProgressAt = Date.now();
+    const timer = setInterval(() => {
+      const nowBuffered = socket.writableLength;
+      const nowQueued = socket._handle?.writeQueueSize ?? 0;
+      const now = Date.now();
+      if (nowBuffered < buffered || nowQueued < queued) lastProgressAt = now;
+      buffered = nowBuffered;
+      queued = nowQueued;
+      if (now - lastProgressAt < timeoutMs) return;
+      clearInterval(timer);
+      res[SEND_TIMED_OUT] = true;
+      socket.destroy();
+    }, every);
+    timer.unref();
+    const stop = () => clearInterval(timer);
+    // 'finish': the kernel has it all. 'close': the connection went first.
+    res.once('finish', stop);
+    res.once('close', stop);
+  };
+}
+
 interface ConnectionState {
   /** Responses dispatched on this connection that have not gone out yet. */
   readonly unanswered: Set<ServerResponse>;
@@ -126,6 +184,13 @@ export function effectiveMaxConnections(configured: number, fileLimit = openFile
  *   with bare 503s);
  * - a connection with more than MAX_PIPELINED_REQUESTS unanswered requests
  *   is closed (see there);
+ * - a response, other than an event stream, whose bytes the client takes
+ *   none of for `sendTimeoutMs` is cut off: its connection is destroyed (see
+ *   sendDeadline). Node's own timeouts end once a request has arrived, and
+ *   `server.timeout` (socket inactivity, off by default) would also close a
+ *   connection whose request the app takes long to answer: a client that
+ *   stopped reading held a whole transcript page (~100 MiB) for as long as
+ *   it liked;
  * - whatever Node would answer by itself (parser errors, headers too large,
  *   a missing Host, an unknown Expect) is the one error shape as JSON, with
  *   the security headers, and so is CONNECT, which Node alone answers by
@@ -152,6 +217,7 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
   const state: ServerState = { inFlight: new Set(), draining: false };
   SERVERS.set(server, state);
   const maxConnections = effectiveMaxConnections(config.maxConnections);
+  const armSendDeadline = sendDeadline(config.sendTimeoutMs);
 
   let open = 0;
   server.prependListener('connection', (socket: Socket) => {
@@ -193,6 +259,7 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
       connection.unanswered.delete(res);
       state.inFlight.delete(res);
     });
+    res.on('prefinish', armSendDeadline);
     // The last request this connection may carry, or any while shutting down: the connection closes after its answer.
     if ((res as ServerResponse & { maxRequestsOnConnectionReached?: boolean }).maxRequestsOnConnectionReached || state.draining) res.shouldKeepAlive = false;
     for (const listener of app) listener.call(server, req, res);

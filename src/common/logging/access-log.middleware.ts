@@ -2,6 +2,7 @@ import type { LogLevel } from '@nestjs/common';
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AppLogger } from './app-logger';
+import { sendTimedOut } from '../http/http-server';
 import { redactUrl } from './redact';
 import { resolveRequestId } from './request-id.middleware';
 
@@ -58,7 +59,8 @@ type WithState = ServerResponse & { [STATE]?: ResponseState; req: IncomingMessag
  * The request id is `req.id` (set by `requestIdMiddleware`, mounted before
  * this), else a valid `X-Request-Id`, else a new one. No request header but
  * {@link ACCESS_LOG_HEADERS}; never Authorization or cookies.
- * Level: `error` for 5xx but 501 and for response errors, else `log` (info), each
+ * Level: `error` for 5xx but 501 and for response errors, `warn` for a
+ * response the send deadline cut off (http-server.ts), else `log` (info), each
  * printed only if the app logger has that level enabled.
  *
  * Written by hand rather than with pino-http: pino-http binds the whole
@@ -82,14 +84,16 @@ export function createAccessLogMiddleware(options: AccessLogOptions): AccessLogM
     const state = (this as WithState)[STATE];
     if (!state || state.done) return;
     state.done = true;
+    // Cut off by the send deadline: ended, even 'finish'ed (Node emits it when the socket is destroyed), but not delivered.
+    const cutOff = sendTimedOut(this);
     // 501 is this API's answer for an operation a runtime does not support: routine, not a server fault.
-    const level: LogLevel = err || (this.statusCode >= 500 && this.statusCode !== 501) ? 'error' : 'log';
+    const level: LogLevel = err || (this.statusCode >= 500 && this.statusCode !== 501) ? 'error' : cutOff ? 'warn' : 'log';
     if (!logger.isLevelEnabled(level)) return;
     const f = accessLogFields((this as WithState).req, this, logger);
-    const msg = this.writableEnded ? ACCESS_COMPLETED : ACCESS_CLOSED;
+    const msg = this.writableEnded && !cutOff ? ACCESS_COMPLETED : ACCESS_CLOSED;
     // The keys of pino's lines, in pino's order (time as pino's isoTime); serialised by hand: see writeLine.
     logger.writeLine(
-      `{"level":"${level === 'error' ? 'error' : 'info'}","time":"${isoTimeNow()}","context":${context},"reqId":${JSON.stringify(state.reqId)},` +
+      `{"level":"${level === 'log' ? 'info' : level}","time":"${isoTimeNow()}","context":${context},"reqId":${JSON.stringify(state.reqId)},` +
         `"method":${JSON.stringify(f.method)},"url":${JSON.stringify(f.url)},"status":${f.status},"durationMs":${f.durationMs},"bytes":${f.bytes},` +
         `"headers":${JSON.stringify(f.headers)},"msg":"${msg}"}`,
     );
