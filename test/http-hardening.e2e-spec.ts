@@ -675,6 +675,32 @@ describe('large answers: the transcript page budget and the send deadline (raw T
     }
   });
 
+  it('a connection runs its pipelined requests one at a time: a client that pipelines pages and never reads holds one, not all', async () => {
+    const socket = connect(port, '127.0.0.1');
+    socket.pause();
+    socket.on('error', () => undefined);
+    try {
+      await once(socket, 'connect');
+      const before = process.memoryUsage().arrayBuffers;
+      // Twenty pages of ~6.3 MB each (the page budget's worst case here): run at once, the answers waiting for their turn would hold ~126 MB.
+      socket.write(getTranscript('limit=200').repeat(20));
+      let peak = 0;
+      for (let i = 0; i < 20; i++) {
+        await sleep(25);
+        peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
+      }
+      console.log(`held while 20 pipelined pages were not read: ${(peak / 1048576).toFixed(1)} MiB`);
+      expect(peak).toBeLessThan(40 * 1024 * 1024);
+    } finally {
+      socket.destroy();
+      // The server's side of it closed (its access lines written) before the next test counts lines.
+      const server = t.app.getHttpServer() as import('node:http').Server;
+      const openConnections = () => new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? -1 : n)));
+      const by = Date.now() + 5000;
+      while ((await openConnections()) > 0 && Date.now() < by) await sleep(10);
+    }
+  });
+
   it('a slow reader is never cut off: each byte it takes starts the wait again, however long the whole answer takes', async () => {
     const linesBefore = accessLines().length;
     const socket = connect(port, '127.0.0.1');
