@@ -299,6 +299,21 @@ describe('pipelining bound (raw TCP)', () => {
     expect(ex.closed).toBe(true);
   });
 
+  it('a request pipelined after a connection\'s last answer is not run: it could never be answered', async () => {
+    const worker = await createEmbeddedWorker(t);
+    const transcript = `/api/runtimes/embedded-worker-runtime/workers/${worker}/transcript`;
+    const body = JSON.stringify({ kind: 'user', content: 'never run' });
+    const input =
+      `POST /api/runtimes/embedded-worker-runtime/workers/${worker}/input HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    // No key: the 401 closes the connection (its body, if any, is never read), so it is the last answer.
+    const last = `GET ${transcript} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+    const ex = await rawExchange(port, last + input);
+    expect(parseResponses(ex.text).responses.map((r) => [r.status, r.headers.connection])).toEqual([[401, 'close']]);
+    expect(ex.closed).toBe(true);
+    expect(((await t.get(transcript)).body as { total_items: number }).total_items).toBe(0);
+  });
+
   it('a connection with more unanswered requests than that is closed', async () => {
     const ex = await rawExchange(port, Array.from({ length: 500 }, (_, i) => live(`flood-${i}`)).join(''));
     expect(ex.closed).toBe(true);

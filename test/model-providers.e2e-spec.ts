@@ -446,6 +446,31 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
       expect(server.requests).toHaveLength(1);
     });
 
+    it('a status no HTTP answer may carry (600) → provider_bad_response, no retry', async () => {
+      server.setDefault({ kind: 'raw', status: 600, headers: { 'content-type': 'application/json' }, writes: ['{}'] });
+      const outcome = await call();
+      expectProviderError(outcome.error, 'provider_bad_response');
+      expect(server.requests).toHaveLength(1);
+    });
+
+    it('a flood of empty events between two chunks costs what its bytes do: the reply arrives whole', async () => {
+      const f = flavour.dialect.frames({ messages: [] }, { kind: 'reply' });
+      const usage = { inputTokens: 1, outputTokens: 2 };
+      // 4 MiB of blank lines after the first text chunk, in 64 KiB writes: two million empty events. Handed to
+      // the SDK a read at a time, each read's events would cost it a copy of the rest of the read apiece.
+      server.setDefault({
+        kind: 'raw',
+        status: 200,
+        headers: SSE,
+        writes: [...f.start(usage), f.text('before ')],
+        repeat: { piece: '\n\n'.repeat(32 * 1024), times: 64 },
+        then: [f.text('after'), ...f.end(usage)],
+      });
+      const outcome = await call({ timeoutMs: 20_000 });
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.text).toBe('before after');
+    });
+
     it('a chunk that is a JSON array → provider_bad_response, no retry', async () => {
       const frame = flavour.kind === 'anthropic' ? 'event: content_block_delta\ndata: [1,2,3]\n\n' : 'data: [1,2,3]\n\n';
       server.setDefault({ kind: 'raw', status: 200, headers: SSE, writes: [frame], end: 'hang' });

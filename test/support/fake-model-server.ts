@@ -86,6 +86,8 @@ export interface RawBehaviour {
   writes: Array<string | Buffer>;
   /** Then `piece` written `times` times (a body too big to hold as a list). */
   repeat?: { piece: string | Buffer; times: number };
+  /** Then these, in order. */
+  then?: Array<string | Buffer>;
   /** Wait between two writes (else each waits for the socket to drain). */
   gapMs?: number;
   /** After the writes: end the response (default) or keep it open until the client goes. */
@@ -349,6 +351,7 @@ export class FakeModelServer {
     const pieces = function* (): Generator<string | Buffer> {
       yield* behaviour.writes;
       for (let i = 0; i < (behaviour.repeat?.times ?? 0); i++) yield behaviour.repeat!.piece;
+      yield* behaviour.then ?? [];
     };
     for (const piece of pieces()) {
       if (res.destroyed) return;

@@ -204,6 +204,19 @@ function dispatch(app: readonly RequestListener[], server: Server, req: Incoming
   for (const listener of app) listener.call(server, req, res);
 }
 
+/**
+ * A waiting pipelined request, run from the 'close' of the answer before it: a
+ * throw would skip that answer's other 'close' listeners (the access log) and
+ * end the process. The router does not throw; if it ever did, the connection goes.
+ */
+function dispatchLater(app: readonly RequestListener[], server: Server, req: IncomingMessage, res: ServerResponse): void {
+  try {
+    dispatch(app, server, req, res);
+  } catch {
+    req.socket.destroy();
+  }
+}
+
 /** Answers whose client sent `Expect: 100-continue` and waits for a 100 before it sends the body. */
 const AWAITING_CONTINUE = new WeakSet<ServerResponse>();
 
@@ -265,8 +278,11 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
     res.once('close', () => {
       connection.unanswered.delete(res);
       state.inFlight.delete(res);
-      // This answer went out (Node emits 'close' after 'finish'): the next pipelined request runs.
-      if (!socket.destroyed) connection.waiting.shift()?.();
+      // This answer went out (Node emits 'close' after 'finish'): the next pipelined request runs, unless
+      // this answer was the connection's last (Connection: close, the per-socket cap, a drain): Node gives
+      // the socket to no later answer, so a request run now would act and never be answered.
+      if (socket.destroyed || socket.writableEnded) connection.waiting.length = 0;
+      else connection.waiting.shift()?.();
     });
     res.on('prefinish', armSendDeadline);
     // The last request this connection may carry, or any while shutting down: the connection closes after its answer.
@@ -275,7 +291,7 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
     // Node would run them all at once and hold every answer until its turn to be written, so a client
     // that pipelines and never reads held MAX_PIPELINED_REQUESTS answers per connection (transcript pages:
     // +1.9 GiB for 10 connections). Now it holds one, which the send deadline ends.
-    if (connection.unanswered.size > 1) connection.waiting.push(() => dispatch(app, server, req, res));
+    if (connection.unanswered.size > 1) connection.waiting.push(() => dispatchLater(app, server, req, res));
     else dispatch(app, server, req, res);
   });
 

@@ -39,6 +39,17 @@ describe('wholeEvents', () => {
     }
   });
 
+  it('hands on one event per chunk, and drops events of nothing but line ends', async () => {
+    const { out } = await through(wholeEvents(1024), ['data: a\n\n\n\n\r\rdata: b\n\n: ping\n\n', '\n\n\n\ndata: c']);
+    expect(out).toEqual(['data: a\n\n', 'data: b\n\n', ': ping\n\n', 'data: c']);
+  });
+
+  it('errors as soon as an event passes the bound, within the read that passes it', async () => {
+    const { out, error } = await through(wholeEvents(16), [`data: 1234\n\ndata: ${'x'.repeat(20)}\n\n`]);
+    expect(out).toEqual(['data: 1234\n\n']);
+    expect((error as ProviderError).code).toBe('provider_bad_response');
+  });
+
   it('a boundary made of bytes from three reads is found', async () => {
     const { out } = await through(wholeEvents(1024), ['data: x\r', '\n\r', '\ndata: y']);
     expect(out).toEqual(['data: x\r\n\r\n', 'data: y']);

@@ -22,14 +22,19 @@ const CR = 0x0d;
  *   every network read, with no bound: one endless line dribbled in small
  *   reads blocked the event loop for seconds at a time (an attacker's fake
  *   provider, 200 MiB in 1 MiB reads: health checks took up to 20 s).
- *   Events handed over whole are scanned once, and a longer one ends the
- *   reply with `provider_bad_response`.
+ *   Events handed over one by one are scanned once each, and a longer one
+ *   ends the reply with `provider_bad_response`.
  * - An error answer is read up to MAX_PROVIDER_ERROR_BODY_BYTES: the SDKs
  *   read it whole to build their error (a 400 MB body held ~1 GB).
  */
 export function providerFetch(limits: { maxEventBytes: number; maxErrorBodyBytes: number } = { maxEventBytes: MAX_PROVIDER_EVENT_BYTES, maxErrorBodyBytes: MAX_PROVIDER_ERROR_BODY_BYTES }): typeof fetch {
   return async (input, init) => {
     const response = await fetch(input, { ...init, redirect: 'manual' });
+    // A status no Response may carry (llhttp reads any three digits): not this protocol's answer.
+    if (response.status < 200 || response.status > 599) {
+      await response.body?.cancel();
+      throw new ProviderError('provider_bad_response', false, undefined, new Error(`status ${response.status}`));
+    }
     // 204, 205 and 304 have no body (a Response cannot be built with one).
     if (response.body === null || response.status === 204 || response.status === 205 || response.status === 304) return response;
     const body = response.ok ? response.body.pipeThrough(wholeEvents(limits.maxEventBytes)) : response.body.pipeThrough(firstBytes(limits.maxErrorBodyBytes));
@@ -38,48 +43,57 @@ export function providerFetch(limits: { maxEventBytes: number; maxErrorBodyBytes
 }
 
 /**
- * Passes on a server-sent event stream cut at event boundaries, where the
- * SDKs cut it (`findDoubleNewlineIndex`: `\n\n`, `\r\r` or `\r\n\r\n`): each
- * chunk it emits ends at a boundary (but the last, at the end of the
- * stream). Errors once more than `maxEventBytes` arrive without a boundary.
+ * Passes on a server-sent event stream one event per chunk, cut where the
+ * SDKs cut it (`findDoubleNewlineIndex`: `\n\n`, `\r\r` or `\r\n\r\n`),
+ * the last (unterminated) one at the end of the stream. One event per chunk,
+ * not all of a read's events in one: the SDKs copy what follows each event
+ * they take out of a chunk, so a read of 32,768 empty events cost ~200 ms.
+ * An event of nothing but line ends is dropped: it dispatches nothing.
+ * Errors as soon as more than `maxEventBytes` arrive without a boundary.
  */
 export function wholeEvents(maxEventBytes: number): TransformStream<Uint8Array, Uint8Array> {
+  // The event being read: its parts from earlier reads, their size, and whether it holds more than line ends.
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
+  let content = false;
   // The last three bytes since the last boundary, newest first (0: none).
   let b1 = 0;
   let b2 = 0;
   let b3 = 0;
   return new TransformStream({
     transform(chunk, controller) {
-      let cut = -1;
+      let start = 0;
       for (let i = 0; i < chunk.length; i++) {
         const b = chunk[i];
         if ((b === LF && (b1 === LF || (b1 === CR && b2 === LF && b3 === CR))) || (b === CR && b1 === CR)) {
-          cut = i + 1;
+          if (content) {
+            const tail = chunk.subarray(start, i + 1);
+            controller.enqueue(pending.length === 0 ? tail : Buffer.concat([...pending, tail]));
+          }
+          pending = [];
+          pendingBytes = 0;
+          content = false;
+          start = i + 1;
           b1 = b2 = b3 = 0;
           continue;
         }
+        if (b !== LF && b !== CR) content = true;
         b3 = b2;
         b2 = b1;
         b1 = b;
+        if (pendingBytes + (i + 1 - start) > maxEventBytes) {
+          pending = [];
+          controller.error(new ProviderError('provider_bad_response', false, undefined, new Error(`a server-sent event passed ${maxEventBytes} bytes`)));
+          return;
+        }
       }
-      if (cut === -1) {
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-      } else {
-        pending.push(chunk.subarray(0, cut));
-        controller.enqueue(pending.length === 1 ? pending[0] : Buffer.concat(pending));
-        pending = cut < chunk.length ? [chunk.subarray(cut)] : [];
-        pendingBytes = chunk.length - cut;
-      }
-      if (pendingBytes > maxEventBytes) {
-        pending = [];
-        controller.error(new ProviderError('provider_bad_response', false, undefined, new Error(`a server-sent event passed ${maxEventBytes} bytes`)));
+      if (start < chunk.length) {
+        pending.push(chunk.subarray(start));
+        pendingBytes += chunk.length - start;
       }
     },
     flush(controller) {
-      if (pending.length > 0) controller.enqueue(Buffer.concat(pending));
+      if (content) controller.enqueue(Buffer.concat(pending));
     },
   });
 }
