@@ -170,36 +170,6 @@ export function effectiveMaxConnections(configured: number, fileLimit = openFile
   return Math.max(1, Math.min(configured, fileLimit - RESERVED_FILE_DESCRIPTORS));
 }
 
-/**
- * Bounds on the connection level (SPEC §13), before any request reaches
- * the router:
- * - a client must send its headers within `headersTimeoutMs` and its whole
- *   request within `requestTimeoutMs`. Node applies the headers timeout to a
- *   socket that never sends a byte too (its connection list starts the clock
- *   at accept), so idle sockets are closed with a `408`; idle keep-alive
- *   connections close after `keepAliveTimeoutMs`;
- * - past `maxConnections` (never more than the file descriptors allow) a new
- *   connection gets a `503` and is closed at once, so a flood of idle sockets
- *   cannot exhaust file descriptors;
- * - a connection carries at most `maxRequestsPerSocket` requests: the last
- *   one is answered with `Connection: close` and the connection closes
- *   (Node alone only says so, keeps it open and answers further requests
- *   with bare 503s);
- * - a connection with more than MAX_PIPELINED_REQUESTS unanswered requests
- *   is closed (see there);
- * - a response, other than an event stream, whose bytes the client takes
- *   none of for `sendTimeoutMs` is cut off: its connection is destroyed (see
- *   sendDeadline). Node's own timeouts end once a request has arrived, and
- *   `server.timeout` (socket inactivity, off by default) would also close a
- *   connection whose request the app takes long to answer: a client that
- *   stopped reading held a whole transcript page (~100 MiB) for as long as
- *   it liked;
- * - whatever Node would answer by itself (parser errors, headers too large,
- *   a missing Host, an unknown Expect) is the one error shape as JSON, with
- *   the security headers, and so is CONNECT, which Node alone answers by
- *   closing the socket. A missing Host goes on to the host check (`403
- *   host_not_allowed`), like an HTTP/1.0 request without one.
- */
 function dispatch(app: readonly RequestListener[], server: Server, req: IncomingMessage, res: ServerResponse): void {
   for (const listener of app) listener.call(server, req, res);
 }
@@ -226,6 +196,36 @@ export function continueIfAwaited(res: ServerResponse): void {
   res.writeContinue();
 }
 
+/**
+ * Bounds on the connection level (SPEC §13), before any request reaches
+ * the router:
+ * - a client must send its headers within `headersTimeoutMs` and its whole
+ *   request within `requestTimeoutMs`. Node applies the headers timeout to a
+ *   socket that never sends a byte too (its connection list starts the clock
+ *   at accept), so idle sockets are closed with a `408`; idle keep-alive
+ *   connections close after `keepAliveTimeoutMs`;
+ * - past `maxConnections` (never more than the file descriptors allow) a new
+ *   connection gets a `503` and is closed at once, so a flood of idle sockets
+ *   cannot exhaust file descriptors;
+ * - a connection carries at most `maxRequestsPerSocket` requests: the last
+ *   one is answered with `Connection: close` and the connection closes
+ *   (Node alone only says so, keeps it open and answers further requests
+ *   with bare 503s);
+ * - a connection with more than MAX_PIPELINED_REQUESTS unanswered requests
+ *   is closed (see there), and its requests run one at a time;
+ * - a response, other than an event stream, whose bytes the client takes
+ *   none of for `sendTimeoutMs` is cut off: its connection is destroyed (see
+ *   sendDeadline). Node's own timeouts end once a request has arrived, and
+ *   `server.timeout` (socket inactivity, off by default) would also close a
+ *   connection whose request the app takes long to answer: a client that
+ *   stopped reading held a whole transcript page (~100 MiB) for as long as
+ *   it liked;
+ * - whatever Node would answer by itself (parser errors, headers too large,
+ *   a missing Host, an unknown Expect) is the one error shape as JSON, with
+ *   the security headers, and so is CONNECT, which Node alone answers by
+ *   closing the socket. A missing Host goes on to the host check (`403
+ *   host_not_allowed`), like an HTTP/1.0 request without one.
+ */
 export function hardenHttpServer(server: Server, config: HttpConfig): void {
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;

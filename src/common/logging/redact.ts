@@ -162,7 +162,6 @@ function redactPath(path: string, registry: SecretRegistry | undefined): string 
     .join('/');
 }
 
-
 /** Redacts a JSON string literal's content; returns the literal itself when nothing changed. */
 function redactLiteral(literal: string, registry: SecretRegistry | undefined): string {
   if (literal.indexOf('\\') < 0) {

@@ -16,6 +16,7 @@ import { providerFetch } from './provider-fetch';
 import {
   badChunk,
   noEvents,
+  ownProviderError,
   parseRetryAfterMs,
   providerErrorForStatus,
   providerErrorForStreamFailure,
@@ -147,9 +148,8 @@ export class AnthropicProvider extends ModelProvider {
 }
 
 function toProviderError(error: unknown): ProviderError {
-  if (error instanceof ProviderError) return error;
-  // Ours, thrown by providerFetch and wrapped by the SDK as a connection error.
-  if ((error as { cause?: unknown } | null)?.cause instanceof ProviderError) return (error as { cause: ProviderError }).cause;
+  const own = ownProviderError(error);
+  if (own) return own;
   // Subclass of APIConnectionError: test it first.
   if (error instanceof APIConnectionTimeoutError) return new ProviderError('provider_timeout', true, undefined, error);
   if (error instanceof APIConnectionError) return new ProviderError('provider_unreachable', true, undefined, error);

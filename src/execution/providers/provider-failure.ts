@@ -87,6 +87,17 @@ export function isConnectionFailure(error: unknown): boolean {
   return false;
 }
 
+/**
+ * A ProviderError already made by us: `error` itself, or the cause of an SDK
+ * error wrapping one (providerFetch's, thrown inside the SDK's fetch, reaches
+ * us as a connection error). Undefined for anything else.
+ */
+export function ownProviderError(error: unknown): ProviderError | undefined {
+  if (error instanceof ProviderError) return error;
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  return cause instanceof ProviderError ? cause : undefined;
+}
+
 /** The stream ended cleanly but before the protocol's end marker: the connection was cut short. */
 export function streamEndedEarly(): ProviderError {
   return new ProviderError('provider_unreachable', true, undefined, new Error('stream ended before its end marker'));
