@@ -216,6 +216,17 @@ describe.each(adapters.map((a) => [a.name, a] as const))('worker store contract 
     expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it('a transcript page gives back each content exactly as appended, whatever characters it holds', async () => {
+    // SQLite's pages travel as one JSON text (SqlDialect.rowsAsJson): quotes, escapes, control and line-separator characters, astral ones.
+    const rtNoExec = runtimeOn(store, { executionEnabled: false });
+    const id = await createWorker(rtNoExec);
+    const contents = ['"quoted" \\back\\slash\\ \\u0041', 'tab\there\r\nnew\nline \u0001\u001f\u007f', '\u2028\u2029 é 中文 🌍 \uFFFD </script>', '[1,2]', 'null', '   '];
+    for (const content of contents) await rtNoExec.acceptInput(id, { kind: 'user', content, onBusy: 'enqueue' });
+    const page = (await rt.readTranscript(id, 0, 10))!;
+    expect(page.items.map((i) => i.content)).toEqual(contents);
+    expect(page.items.map((i) => [i.sequence, i.role, i.runId, i.truncated])).toEqual(contents.map((_, n) => [n, 'user', null, false]));
+  });
+
   it('runs: FIFO claims, one at a time per worker, deltas become the item, and the global log is in commit order', async () => {
     const id = await createWorker(rt);
     const a = await rt.acceptInput(id, { kind: 'user', content: 'first', onBusy: 'enqueue' });
