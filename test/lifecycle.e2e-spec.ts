@@ -72,6 +72,22 @@ describe.each(STORE_FIXTURES.map((f) => [f.name, f] as [string, StoreFixture]))(
     expectErrorShape((await t.delete(`${EMBEDDED}/workers/${id}`)).body, 404, 'unknown_worker');
   });
 
+  it("a create's key outlives the worker it created: a retry after the delete replays the first 201 and creates nothing", async () => {
+    const key = { 'idempotency-key': `create-then-delete-${storeName}` };
+    const first = await t.post(`${EMBEDDED}/workers`, COMPANION, key);
+    expect(first.status).toBe(201);
+    const id = (first.body as any).worker.worker_id;
+    expect((await t.delete(`${EMBEDDED}/workers/${id}`)).status).toBe(204);
+    const workersBefore = await t.app.get(BackendStore).read((q) => q.listWorkers(0, 1000));
+    const again = await t.post(`${EMBEDDED}/workers`, COMPANION, key);
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotency-replayed']).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.location).toBe(first.headers.location);
+    expect(await t.app.get(BackendStore).read((q) => q.listWorkers(0, 1000))).toEqual(workersBefore);
+    expectErrorShape((await t.get(`${EMBEDDED}/workers/${id}`)).body, 404, 'unknown_worker'); // the replay names a worker that is gone
+  });
+
   it('never exceeds max_workers under 20 concurrent creates, and counts only workers that are not stopped', async () => {
     const capped = await startTestApp({ ...env, EMBEDDED_MAX_WORKERS: String(await liveCount(t) + 5) });
     try {

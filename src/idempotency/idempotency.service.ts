@@ -93,7 +93,7 @@ export class Idempotency {
   }
 
   /** Stores the 2xx answer of the request that acted (only if it still holds the record). */
-  async complete(scopeKey: string, token: string, answer: { status: number; body: unknown; location: string | null; workerId: string | null }): Promise<void> {
+  async complete(scopeKey: string, token: string, answer: { status: number; body: unknown; location: string | null }): Promise<void> {
     await this.store.write(async (tx) => {
       const record = await tx.lockIdempotency(scopeKey);
       if (!record || record.owner !== token) return;
@@ -103,7 +103,6 @@ export class Idempotency {
         status: answer.status,
         body: JSON.stringify(answer.body),
         location: answer.location,
-        workerId: answer.workerId ?? record.workerId,
         updatedAtMs: Date.now(),
       });
     });

@@ -29,6 +29,9 @@ export class IdempotentRequests {
     const raw = pipelineRequestOf(req);
     const params = req.params as Record<string, unknown>;
     const scope = this.idempotency.scopeOf(raw.auth?.keyId ?? '', req.method, canonicalPath(req.routeOptions.url ?? raw.path, params), key);
+    // A record belongs to the worker of its path (an input's), and is deleted with it. A create's
+    // belongs to none: a retry of a create whose worker was deleted since still replays the
+    // first answer (a 201 naming a worker that now answers 404) instead of creating another.
     const workerId = typeof params.worker_id === 'string' ? params.worker_id : null;
     const start = await this.idempotency.start(scope, req.body, workerId);
     if (start.kind === 'replay') {
@@ -47,9 +50,7 @@ export class IdempotentRequests {
     // The DTO's wire form, once: stored for replays and sent now.
     const body = serializeResponse(result);
     const location = res.getHeader('Location');
-    const worker = (body as { worker?: { worker_id?: unknown }; worker_id?: unknown }) ?? {};
-    const createdId = typeof worker.worker?.worker_id === 'string' ? worker.worker.worker_id : typeof worker.worker_id === 'string' ? worker.worker_id : null;
-    await this.idempotency.complete(scope, start.token, { status, body, location: typeof location === 'string' ? location : null, workerId: createdId });
+    await this.idempotency.complete(scope, start.token, { status, body, location: typeof location === 'string' ? location : null });
     return new StoredJson(body);
   }
 }
