@@ -231,3 +231,52 @@ describe('a data directory that cannot be made', () => {
     expect(failure?.msg).toMatch(/^ENOENT/);
   }, 20_000);
 });
+
+describe.each([
+  ['memory', (_dir: string) => 'memory:capped'],
+  ['SQLite file', (dir: string) => `sqlite:${join(dir, 'capped.sqlite3')}`],
+])('a %s store at its size cap (SQLITE_MAX_MB), as on a full disk', (_name, storeUrl) => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    const dir = makeTempDir('wb-full-');
+    t = await startTestApp({ RUNTIME_STORE_URL: storeUrl(dir), WORKSPACE_DATA_DIR: dir, SQLITE_MAX_MB: '1' });
+  });
+  afterAll(() => t.close());
+
+  it('refuses the writes that need room with 503, loses no acknowledged input, serves reads, and takes writes again once a delete frees room', async () => {
+    const id = await createEmbeddedWorker(t);
+    expect((await t.get('/api/health/ready')).status).toBe(200);
+    const padding = 'x'.repeat(30_000);
+    const accepted: string[] = [];
+    let refused = 0;
+    // Eight at once, so that group commits hold several inputs when the cap is reached (SQLite may roll back the whole batch).
+    for (let round = 0; round < 40 && refused < 16; round++) {
+      const contents = Array.from({ length: 8 }, (_, i) => `${round}-${i} ${padding}`);
+      const answers = await Promise.all(contents.map((content) => t.post(`${EMBEDDED}/workers/${id}/input`, { content })));
+      answers.forEach((res, i) => {
+        if (res.status === 202) return void accepted.push(contents[i]);
+        expectErrorShape(res.body, 503, 'store_unavailable');
+        expect(res.headers['retry-after']).toBe('1');
+        refused++;
+      });
+    }
+    expect(accepted.length).toBeGreaterThan(8); // ~1 MiB of 30 KB inputs, less the schema
+    expect(refused).toBeGreaterThanOrEqual(16);
+    // Reads go on: the transcript holds every acknowledged input exactly once, and nothing refused.
+    const stored: string[] = [];
+    for (let start: number | undefined = 0, pages = 0; start !== undefined && pages < 50; pages++) {
+      const page = (await t.get(`${EMBEDDED}/workers/${id}/transcript?start=${start}&limit=200`)).body as any;
+      stored.push(...page.items.map((i: any) => i.content));
+      start = page.next_start;
+    }
+    expect(stored.sort()).toEqual([...accepted].sort());
+    expectErrorShape((await t.get('/api/health/ready')).body, 503, 'service_unavailable');
+    expect((await t.get('/api/health/live')).status).toBe(200);
+    // Deleting the worker frees its pages, and later writes reuse them.
+    expect((await t.delete(`${EMBEDDED}/workers/${id}`)).status).toBe(204);
+    expect((await t.get('/api/health/ready')).status).toBe(200);
+    const next = await createEmbeddedWorker(t);
+    expect((await t.post(`${EMBEDDED}/workers/${next}/input`, { content: padding })).status).toBe(202);
+  }, 60_000);
+});

@@ -3,11 +3,21 @@ import { ConfigError, loadAppConfig, parseStoreUrl, pgIdleInTransactionTimeoutMs
 
 describe('configuration', () => {
   it('defaults to a SQLite file under the data dir', () => {
-    expect(parseStoreUrl('', '/data')).toEqual({ kind: 'sqlite', file: '/data/embedded-runtime.sqlite3', synchronous: 'NORMAL' });
-    expect(parseStoreUrl('sqlite:', '/data', 'full')).toEqual({ kind: 'sqlite', file: '/data/embedded-runtime.sqlite3', synchronous: 'FULL' });
+    expect(parseStoreUrl('', '/data')).toEqual({ kind: 'sqlite', file: '/data/embedded-runtime.sqlite3', synchronous: 'NORMAL', maxBytes: null });
+    expect(parseStoreUrl('sqlite:', '/data', 'full')).toEqual({ kind: 'sqlite', file: '/data/embedded-runtime.sqlite3', synchronous: 'FULL', maxBytes: null });
     expect(parseStoreUrl('sqlite:/x/y.db', '/data')).toMatchObject({ kind: 'sqlite', file: '/x/y.db' });
-    expect(parseStoreUrl('memory:', '/data')).toEqual({ kind: 'memory', name: 'embedded-memory' });
+    expect(parseStoreUrl('memory:', '/data')).toEqual({ kind: 'memory', name: 'embedded-memory', maxBytes: 1024 * 1024 * 1024 });
     expect(parseStoreUrl('postgresql://u:p@h/db', '/data')).toEqual({ kind: 'postgres', url: 'postgresql://u:p@h/db' });
+  });
+
+  it('caps the SQLite stores by SQLITE_MAX_MB: memory at 1 GiB unless told, a file only when told', () => {
+    const store = (env: Record<string, string>) => loadAppConfig({ WORKSPACE_DATA_DIR: '/data', ...env } as NodeJS.ProcessEnv).embedded.store;
+    expect(store({ RUNTIME_STORE_URL: 'memory:' })).toMatchObject({ kind: 'memory', maxBytes: 1024 * 1024 * 1024 });
+    expect(store({})).toMatchObject({ kind: 'sqlite', maxBytes: null });
+    expect(store({ SQLITE_MAX_MB: '5' })).toMatchObject({ kind: 'sqlite', maxBytes: 5 * 1024 * 1024 });
+    expect(store({ RUNTIME_STORE_URL: 'memory:x', SQLITE_MAX_MB: '64' })).toMatchObject({ kind: 'memory', maxBytes: 64 * 1024 * 1024 });
+    expect(store({ RUNTIME_STORE_URL: 'postgres://h/db', SQLITE_MAX_MB: '64' })).toEqual({ kind: 'postgres', url: 'postgres://h/db' });
+    for (const bad of ['0', '-1', '1.5', '5MB', String(16 * 1024 * 1024 + 1)]) expect(() => store({ SQLITE_MAX_MB: bad })).toThrow(/SQLITE_MAX_MB must be/);
   });
 
   it('reads LOG_LEVEL as the least severe level printed', () => {

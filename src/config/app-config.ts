@@ -9,11 +9,13 @@ export const IDENTIFIER_PATTERN = /^[A-Za-z0-9_:-]{1,120}$/;
 
 /** Where the embedded runtime keeps its state (RUNTIME_STORE_URL). Internal: never projected. */
 export type RuntimeStoreConfig =
-  | { kind: 'memory'; name: string }
-  | { kind: 'sqlite'; file: string; synchronous: 'NORMAL' | 'FULL' }
+  | { kind: 'memory'; name: string; maxBytes: number }
+  | { kind: 'sqlite'; file: string; synchronous: 'NORMAL' | 'FULL'; maxBytes: number | null }
   | { kind: 'postgres'; url: string };
 
 export const DEFAULT_SQLITE_FILE = 'embedded-runtime.sqlite3';
+/** SQLITE_MAX_MB's default for `memory:`, whose rows live in the process's memory; a file has none (the disk is its bound). */
+export const DEFAULT_MEMORY_STORE_MAX_MB = 1024;
 
 export interface EmbeddedRuntimeConfig {
   /** Upper bound on workers that are not stopped; creating past it is a 422 `rejected`. */
@@ -240,7 +242,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dataDir,
     embedded: {
       maxWorkers: intFromEnv(env, 'EMBEDDED_MAX_WORKERS', 100_000, 1, 10_000_000),
-      store: parseStoreUrl(env.RUNTIME_STORE_URL ?? '', dataDir, env.SQLITE_SYNCHRONOUS),
+      store: withSizeCap(parseStoreUrl(env.RUNTIME_STORE_URL ?? '', dataDir, env.SQLITE_SYNCHRONOUS), optionalIntFromEnv(env, 'SQLITE_MAX_MB', 1, 16 * 1024 * 1024)),
       idleStopMs: optionalIntFromEnv(env, 'WORKER_IDLE_STOP_MS', 1000, 365 * 24 * 3_600_000),
     },
     postgres: {
@@ -319,6 +321,13 @@ function normaliseOrigin(raw: string): string {
   }
 }
 
+/** SQLITE_MAX_MB on the two SQLite stores (`memory:` has a default); Postgres has its own means. */
+function withSizeCap(store: RuntimeStoreConfig, maxMb: number | null): RuntimeStoreConfig {
+  if (store.kind === 'memory') return { ...store, maxBytes: (maxMb ?? DEFAULT_MEMORY_STORE_MAX_MB) * 1024 * 1024 };
+  if (store.kind === 'sqlite') return { ...store, maxBytes: maxMb === null ? null : maxMb * 1024 * 1024 };
+  return store;
+}
+
 /**
  * `memory:[name]`, `sqlite:[path]` (default `<data dir>/embedded-runtime.sqlite3`)
  * or `postgres://…` / `postgresql://…`. Unset means the SQLite default.
@@ -326,9 +335,9 @@ function normaliseOrigin(raw: string): string {
 export function parseStoreUrl(raw: string, dataDir: string, synchronous?: string): RuntimeStoreConfig {
   const sync = synchronous === undefined || synchronous === '' ? 'NORMAL' : synchronous.toUpperCase();
   if (sync !== 'NORMAL' && sync !== 'FULL') throw new ConfigError('SQLITE_SYNCHRONOUS must be NORMAL or FULL');
-  if (raw === '' || raw === 'sqlite:') return { kind: 'sqlite', file: join(dataDir, DEFAULT_SQLITE_FILE), synchronous: sync };
-  if (raw.startsWith('sqlite:')) return { kind: 'sqlite', file: resolve(raw.slice('sqlite:'.length)), synchronous: sync };
-  if (raw.startsWith('memory:')) return { kind: 'memory', name: raw.slice('memory:'.length) || 'embedded-memory' };
+  if (raw === '' || raw === 'sqlite:') return { kind: 'sqlite', file: join(dataDir, DEFAULT_SQLITE_FILE), synchronous: sync, maxBytes: null };
+  if (raw.startsWith('sqlite:')) return { kind: 'sqlite', file: resolve(raw.slice('sqlite:'.length)), synchronous: sync, maxBytes: null };
+  if (raw.startsWith('memory:')) return { kind: 'memory', name: raw.slice('memory:'.length) || 'embedded-memory', maxBytes: DEFAULT_MEMORY_STORE_MAX_MB * 1024 * 1024 };
   if (/^postgres(ql)?:\/\//.test(raw)) {
     try {
       new URL(raw);

@@ -14,9 +14,9 @@ async function newStore(config: AppConfig): Promise<BackendStore> {
   const s = config.embedded.store;
   switch (s.kind) {
     case 'memory':
-      return new SqliteBackendStore({ file: null, identity: `memory:${s.name}` });
+      return new SqliteBackendStore({ file: null, identity: `memory:${s.name}`, maxBytes: s.maxBytes });
     case 'sqlite':
-      return new SqliteBackendStore({ file: s.file, identity: s.file, synchronous: s.synchronous });
+      return new SqliteBackendStore({ file: s.file, identity: s.file, synchronous: s.synchronous, maxBytes: s.maxBytes });
     case 'postgres': {
       // pg is loaded only when it is the store (start-up time, issue 16).
       const { PostgresBackendStore } = await import('./postgres/postgres-backend.store');

@@ -18,7 +18,15 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** How often the file's identity is checked (deleted or replaced under us). */
   fileCheckMs?: number;
+  /**
+   * The most bytes the database may hold (SQLITE_MAX_MB; null: no cap). A write
+   * that would grow it past this fails as on a full disk, SQLITE_FULL: 503.
+   */
+  maxBytes?: number | null;
 }
+
+/** Readiness fails with less free room than this under a cap: the next few writes would fail. */
+const READY_MIN_FREE_BYTES = 256 * 1024;
 
 interface Job {
   write: boolean;
@@ -69,7 +77,11 @@ function toStoreError(err: unknown): unknown {
  * `busyTimeoutMs` (503, the event loop is never held longer); a database
  * file that was deleted or replaced is noticed within `fileCheckMs` and from
  * then on every operation fails (503) and readiness is false — writes would
- * otherwise be acknowledged into a file nobody will ever open again.
+ * otherwise be acknowledged into a file nobody will ever open again. A full
+ * disk, or the `maxBytes` cap reached (SQLite's `max_page_count`), fails the
+ * write that needed room (503, SQLITE_FULL; SQLite then rolls back the whole
+ * batch's transaction, so every job of it fails and none is acknowledged);
+ * reads go on, and rows deleted free pages that later writes reuse.
  */
 export class SqliteBackendStore extends BackendStore {
   readonly description: StoreDescription;
@@ -108,6 +120,11 @@ export class SqliteBackendStore extends BackendStore {
       this.fileCheck.unref();
     }
     this.migrate();
+    if (this.options.maxBytes !== undefined && this.options.maxBytes !== null) {
+      // After the migrations, so the schema always fits. A database already past the cap keeps its size (SQLite's rule): every growing write fails.
+      const pageSize = Number(this.db.pragma('page_size', { simple: true }));
+      this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(this.options.maxBytes / pageSize))}`);
+    }
   }
 
   private migrate(): void {
@@ -145,6 +162,8 @@ export class SqliteBackendStore extends BackendStore {
 
   async checkReady(): Promise<void> {
     if (this.failure) throw this.failure;
+    // Under a cap, the probe's write below rewrites one row in place and would pass with no room left.
+    if (this.options.maxBytes !== undefined && this.options.maxBytes !== null && this.freeBytes() < READY_MIN_FREE_BYTES) throw new StoreUnavailableError('full');
     // A real write (a WAL page): a full disk or a read-only file fails it. At most one probe a second.
     if (this.readyProbe && Date.now() - this.readyCheckedAt < 1000) return this.readyProbe;
     this.readyCheckedAt = Date.now();
@@ -239,6 +258,9 @@ export class SqliteBackendStore extends BackendStore {
           this.exec('RELEASE job');
           outcomes.push({ ok: true, value });
         } catch (err) {
+          // SQLITE_FULL, IOERR, BUSY or NOMEM may roll back the whole transaction: then the jobs before
+          // this one are undone too, and the batch fails as one (below) with this job's cause.
+          if (!this.db.inTransaction) throw err;
           this.exec('ROLLBACK TO job');
           this.exec('RELEASE job');
           outcomes.push({ ok: false, err: toStoreError(err) });
@@ -269,6 +291,12 @@ export class SqliteBackendStore extends BackendStore {
         // a listener's failure is its own
       }
     }
+  }
+
+  /** Room left under the cap: pages not yet used plus pages freed by deletes. */
+  private freeBytes(): number {
+    const pragma = (name: string) => Number(this.db.pragma(name, { simple: true }));
+    return (pragma('max_page_count') - pragma('page_count') + pragma('freelist_count')) * pragma('page_size');
   }
 
   private exec(sql: string): void {
