@@ -8,7 +8,8 @@ import { MAIN } from './support/child-server';
 import { expectErrorShape } from './support/shapes';
 import { createPgSchema, PG_URL } from './support/stores';
 import { TcpProxy, viaProxy } from './support/tcp-proxy';
-import { createEmbeddedWorker, EMBEDDED, makeTempDir, startTestApp, type TestApp } from './support/test-app';
+import { BackendStore } from '../src/store/backend-store';
+import { COMPANION, createEmbeddedWorker, EMBEDDED, makeTempDir, startTestApp, type TestApp } from './support/test-app';
 
 /**
  * SPEC §13 with real faults: a SQLite file whose write lock another process
@@ -273,6 +274,23 @@ describe.each([
     expect(stored.sort()).toEqual([...accepted].sort());
     expectErrorShape((await t.get('/api/health/ready')).body, 503, 'service_unavailable');
     expect((await t.get('/api/health/live')).status).toBe(200);
+    // Keyed creates and inputs at the cap: the answer tells what happened. A 503 created nothing,
+    // a 2xx did (a request whose work committed but whose key record had no room is still a 2xx).
+    const store = t.app.get(BackendStore);
+    const workerCount = async () => (await store.read((q) => q.listWorkers(0, 1000))).length;
+    const itemCount = async () => ((await t.get(`${EMBEDDED}/workers/${id}/transcript?start=0&limit=1`)).body as any).total_items as number;
+    const answered = new Set<number>();
+    for (let i = 0; i < 24; i++) {
+      const [workersBefore, itemsBefore] = [await workerCount(), await itemCount()];
+      const create = await t.post(`${EMBEDDED}/workers`, COMPANION, { 'idempotency-key': `full-create-${i}` });
+      const input = await t.post(`${EMBEDDED}/workers/${id}/input`, { content: `keyed ${i} ${'y'.repeat(i * 500)}` }, { 'idempotency-key': `full-input-${i}` });
+      answered.add(create.status).add(input.status);
+      expect([201, 503]).toContain(create.status);
+      expect([202, 503]).toContain(input.status);
+      expect(await workerCount()).toBe(workersBefore + (create.status === 201 ? 1 : 0));
+      expect(await itemCount()).toBe(itemsBefore + (input.status === 202 ? 1 : 0));
+    }
+    expect(answered.has(503)).toBe(true);
     // Deleting the worker frees its pages, and later writes reuse them.
     expect((await t.delete(`${EMBEDDED}/workers/${id}`)).status).toBe(204);
     expect((await t.get('/api/health/ready')).status).toBe(200);

@@ -1,9 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { pipelineRequestOf } from '../common/http/middleware-chain';
 import { ApiError } from '../common/errors/api-error';
 import { serializeResponse } from '../common/serialization/serialize-response';
 import { StoredJson } from '../common/serialization/stored-json';
+import { StoreUnavailableError } from '../store/backend-store';
 import { IDEMPOTENCY_KEY_PATTERN } from './idempotency.constants';
 import { Idempotency } from './idempotency.service';
 
@@ -18,6 +19,8 @@ import { Idempotency } from './idempotency.service';
  */
 @Injectable()
 export class IdempotentRequests {
+  private readonly logger = new Logger(IdempotentRequests.name);
+
   constructor(@Inject(Idempotency) private readonly idempotency: Idempotency) {}
 
   async run<T>(req: FastifyRequest, res: FastifyReply, status: number, work: () => Promise<T>): Promise<T | StoredJson> {
@@ -50,7 +53,13 @@ export class IdempotentRequests {
     // The DTO's wire form, once: stored for replays and sent now.
     const body = serializeResponse(result);
     const location = res.getHeader('Location');
-    await this.idempotency.complete(scope, start.token, { status, body, location: typeof location === 'string' ? location : null });
+    try {
+      await this.idempotency.complete(scope, start.token, { status, body, location: typeof location === 'string' ? location : null });
+    } catch (err) {
+      // The work is committed: the client gets its answer, never a 503 for something that happened.
+      // The record stays in progress, so a retry waits (409) and only acts again once it is stale.
+      this.logger.warn(`the answer to an idempotent ${req.method} was sent but not stored for replays (${err instanceof StoreUnavailableError ? `store unavailable: ${err.reason}` : 'store error'})`);
+    }
     return new StoredJson(body);
   }
 }

@@ -12,11 +12,15 @@ export async function createBackendStore(config: AppConfig): Promise<BackendStor
 
 async function newStore(config: AppConfig): Promise<BackendStore> {
   const s = config.embedded.store;
+  const sqliteLog = () => {
+    const logger = new Logger('SqliteBackendStore');
+    return { warn: (m: string) => logger.warn(m) };
+  };
   switch (s.kind) {
     case 'memory':
-      return new SqliteBackendStore({ file: null, identity: `memory:${s.name}`, maxBytes: s.maxBytes });
+      return new SqliteBackendStore({ file: null, identity: `memory:${s.name}`, maxBytes: s.maxBytes, log: sqliteLog() });
     case 'sqlite':
-      return new SqliteBackendStore({ file: s.file, identity: s.file, synchronous: s.synchronous, maxBytes: s.maxBytes });
+      return new SqliteBackendStore({ file: s.file, identity: s.file, synchronous: s.synchronous, maxBytes: s.maxBytes, log: sqliteLog() });
     case 'postgres': {
       // pg is loaded only when it is the store (start-up time, issue 16).
       const { PostgresBackendStore } = await import('./postgres/postgres-backend.store');

@@ -76,3 +76,32 @@ describe('SqliteBackendStore queue', () => {
     await expect(read).resolves.toBe('after');
   });
 });
+
+describe('SqliteBackendStore under SQLITE_MAX_MB', () => {
+  let root: string;
+  beforeEach(() => (root = mkdtempSync(join(tmpdir(), 'wb-cap-'))));
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('opens a file already over its cap: says so, may not grow, and is ready only once its use is back under the cap', async () => {
+    const file = join(root, 'over.sqlite3');
+    const uncapped = new SqliteBackendStore({ file, identity: file });
+    await uncapped.init();
+    for (let i = 0; i < 40; i++) await uncapped.write((tx) => tx.putSetting(`big-${i}`, 'x'.repeat(64 * 1024)));
+    await uncapped.close();
+    const warnings: string[] = [];
+    const store = new SqliteBackendStore({ file, identity: file, maxBytes: 1024 * 1024, log: { warn: (m) => warnings.push(m) } });
+    await store.init();
+    try {
+      expect(warnings).toEqual([expect.stringMatching(/^the SQLite store holds \d MiB, over SQLITE_MAX_MB \(1\): it may not grow/)]);
+      await expect(store.checkReady()).rejects.toMatchObject({ reason: 'full' });
+      await expect(store.write((tx) => tx.putSetting('more', 'y'.repeat(64 * 1024)))).rejects.toMatchObject({ reason: 'full' });
+      // Freeing pages below the file's size is not enough: its use must fall under the cap.
+      for (let i = 0; i < 10; i++) await store.write((tx) => tx.putSetting(`big-${i}`, ''));
+      await expect(store.checkReady()).rejects.toMatchObject({ reason: 'full' });
+      for (let i = 10; i < 40; i++) await store.write((tx) => tx.putSetting(`big-${i}`, ''));
+      await expect(store.checkReady()).resolves.toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -23,6 +23,8 @@ export interface SqliteStoreOptions {
    * that would grow it past this fails as on a full disk, SQLITE_FULL: 503.
    */
   maxBytes?: number | null;
+  /** Where the store says what an operator should know (a database over its cap). */
+  log?: { warn(message: string): void };
 }
 
 /** Readiness fails with less free room than this under a cap: the next few writes would fail. */
@@ -120,11 +122,25 @@ export class SqliteBackendStore extends BackendStore {
       this.fileCheck.unref();
     }
     this.migrate();
-    if (this.options.maxBytes !== undefined && this.options.maxBytes !== null) {
-      // After the migrations, so the schema always fits. A database already past the cap keeps its size (SQLite's rule): every growing write fails.
-      const pageSize = Number(this.db.pragma('page_size', { simple: true }));
-      this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(this.options.maxBytes / pageSize))}`);
+    if (this.capPages !== null) {
+      // After the migrations, so the schema always fits. SQLite keeps a limit below the database's
+      // size at that size: such a file may not grow, and readiness counts its use against the cap.
+      const limit = Number(this.db.pragma(`max_page_count = ${this.capPages}`, { simple: true }));
+      if (limit > this.capPages) {
+        const mib = (pages: number) => Math.round((pages * this.pageSize()) / (1024 * 1024));
+        this.options.log?.warn(`the SQLite store holds ${mib(limit)} MiB, over SQLITE_MAX_MB (${mib(this.capPages)}): it may not grow, and readiness fails until deletes bring its use under the cap`);
+      }
     }
+  }
+
+  /** SQLITE_MAX_MB in pages; null: no cap. */
+  private get capPages(): number | null {
+    const max = this.options.maxBytes;
+    return max === undefined || max === null ? null : Math.max(1, Math.floor(max / this.pageSize()));
+  }
+
+  private pageSize(): number {
+    return Number(this.db.pragma('page_size', { simple: true }));
   }
 
   private migrate(): void {
@@ -163,7 +179,8 @@ export class SqliteBackendStore extends BackendStore {
   async checkReady(): Promise<void> {
     if (this.failure) throw this.failure;
     // Under a cap, the probe's write below rewrites one row in place and would pass with no room left.
-    if (this.options.maxBytes !== undefined && this.options.maxBytes !== null && this.freeBytes() < READY_MIN_FREE_BYTES) throw new StoreUnavailableError('full');
+    const cap = this.capPages;
+    if (cap !== null && this.freeBytes(cap) < READY_MIN_FREE_BYTES) throw new StoreUnavailableError('full');
     // A real write (a WAL page): a full disk or a read-only file fails it. At most one probe a second.
     if (this.readyProbe && Date.now() - this.readyCheckedAt < 1000) return this.readyProbe;
     this.readyCheckedAt = Date.now();
@@ -293,10 +310,10 @@ export class SqliteBackendStore extends BackendStore {
     }
   }
 
-  /** Room left under the cap: pages not yet used plus pages freed by deletes. */
-  private freeBytes(): number {
+  /** Room left under the cap: its pages less those in use (the file's pages but those deletes freed). */
+  private freeBytes(capPages: number): number {
     const pragma = (name: string) => Number(this.db.pragma(name, { simple: true }));
-    return (pragma('max_page_count') - pragma('page_count') + pragma('freelist_count')) * pragma('page_size');
+    return (capPages - pragma('page_count') + pragma('freelist_count')) * this.pageSize();
   }
 
   private exec(sql: string): void {
