@@ -8,7 +8,9 @@ import { MAIN } from './support/child-server';
 import { expectErrorShape } from './support/shapes';
 import { createPgSchema, PG_URL } from './support/stores';
 import { TcpProxy, viaProxy } from './support/tcp-proxy';
-import { BackendStore } from '../src/store/backend-store';
+import { WorkerRuntime } from '../src/runtimes/embedded/worker-runtime';
+import { BackendStore, type StoredRun } from '../src/store/backend-store';
+import { SqliteBackendStore } from '../src/store/sqlite/sqlite-backend.store';
 import { COMPANION, createEmbeddedWorker, EMBEDDED, makeTempDir, startTestApp, type TestApp } from './support/test-app';
 
 /**
@@ -297,4 +299,55 @@ describe.each([
     const next = await createEmbeddedWorker(t);
     expect((await t.post(`${EMBEDDED}/workers/${next}/input`, { content: padding })).status).toBe(202);
   }, 60_000);
+});
+
+describe.each([
+  ['memory', false],
+  ['SQLite file', true],
+])('runs on a full %s store', (_name, onFile) => {
+  const COMPANION_INTENT = { intent: { kind: 'workspace_companion' as const }, acceptance: { kind: 'run_accepted' as const, expected_segments: 0 } };
+
+  /** A worker whose run streamed until the store had no room for more of its reply (a 1 MiB cap). */
+  async function runThatFilledTheStore(): Promise<{ store: SqliteBackendStore; rt: WorkerRuntime; id: string; run: StoredRun }> {
+    const file = onFile ? join(makeTempDir('wb-fullrun-'), 'runs.sqlite3') : null;
+    const store = new SqliteBackendStore({ file, identity: 'full-runs', maxBytes: 1024 * 1024 });
+    await store.init();
+    const rt = new WorkerRuntime({ store, maxWorkers: 100, executionEnabled: true, queueLimit: 8 });
+    const created = await rt.createWorker(COMPANION_INTENT);
+    if (created.outcome !== 'accepted') throw new Error('not accepted');
+    const id = created.worker.workerId;
+    await rt.acceptInput(id, { kind: 'user', content: 'write a long reply', onBusy: 'enqueue' });
+    const { run } = (await rt.claimNextRun('owner-1', 60_000))!;
+    let full = false;
+    for (let i = 0; i < 100 && !full; i++) {
+      full = await rt.appendDelta('owner-1', run, 'z'.repeat(32 * 1024)).then(
+        () => false,
+        (err) => (expect(err).toMatchObject({ reason: 'full' }), true),
+      );
+    }
+    expect(full).toBe(true);
+    return { store, rt, id, run };
+  }
+
+  // Each way a run ends copies its reply into the transcript; a reply larger than the room left kept the run `running` for good.
+  it.each(['finished', 'cancelled', 'stopped', 'interrupted', 'deleted'])('a run whose reply no longer fits is still %s', async (how) => {
+    const { store, rt, id, run } = await runThatFilledTheStore();
+    try {
+      if (how === 'finished') expect(await rt.finishRun('owner-1', run, { state: 'completed', usage: null })).toBe(true);
+      if (how === 'cancelled') expect(await rt.cancelRun(id, run.runId)).toMatchObject({ state: 'cancelled' });
+      if (how === 'stopped') expect(await rt.stopWorker(id, 'store full')).toMatchObject({ state: 'stopped' });
+      if (how === 'interrupted') expect(await rt.interruptRuns(null)).toBe(1);
+      if (how === 'deleted') {
+        expect(await rt.deleteWorker(id)).toBe(true);
+        expect(await rt.getRun(id, run.runId)).toBeUndefined();
+        return;
+      }
+      const ended = (await rt.getRun(id, run.runId))!;
+      const expected = { finished: ['failed', 'store_full'], cancelled: ['cancelled', null], stopped: ['cancelled', null], interrupted: ['interrupted', 'run_interrupted'] }[how]!;
+      expect([ended.state, ended.errorCode, ended.outputSequence]).toEqual([...expected, null]);
+      expect((await rt.readTranscript(id, 0, 10))!.items.map((i) => i.role)).toEqual(['user']); // no room for the reply's copy: it stays in its deltas
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { WorkerRuntime } from '../runtimes/embedded/worker-runtime';
-import type { StoredItem, StoredRun, StoredWorker, StoreNotice } from '../store/backend-store';
+import { type StoredItem, type StoredRun, type StoredWorker, type StoreNotice, StoreUnavailableError } from '../store/backend-store';
 import { DeltaCoalescer } from './delta-coalescer';
 import { callModel } from './model-call';
 import { type ChatMessage, type ModelProvider, ProviderError } from './model-provider';
@@ -74,8 +74,15 @@ export class RunExecutor {
 
   async start(): Promise<void> {
     if (this.options.storeIsExclusive) {
-      const interrupted = await this.runtime.interruptRuns(null);
-      if (interrupted > 0) this.options.log.warn(`${interrupted} run(s) were running when the backend last stopped: marked interrupted`);
+      try {
+        const interrupted = await this.runtime.interruptRuns(null);
+        if (interrupted > 0) this.options.log.warn(`${interrupted} run(s) were running when the backend last stopped: marked interrupted`);
+      } catch (err) {
+        // A store that cannot take even that (full to the last page, locked) must not keep the backend from
+        // starting: those runs' leases have lapsed, so the sweep below ends them as soon as it can write.
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        this.options.log.warn(`runs left running when the backend last stopped are not marked interrupted yet (store unavailable: ${err.reason}); the lease sweep retries`);
+      }
     }
     this.unsubscribe = this.runtime.store.subscribe((notice) => this.onNotice(notice));
     const { leaseMs } = this.options;

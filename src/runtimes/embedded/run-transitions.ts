@@ -20,6 +20,8 @@ export interface RunUsage {
 
 /** The error code of a run interrupted by the death of the instance executing it (SPEC §9). */
 export const RUN_INTERRUPTED = 'run_interrupted';
+/** A run whose reply could not be copied into the transcript: the store was full (run-errors.ts). */
+export const STORE_FULL = 'store_full';
 
 /** What `run.*` events carry: the run as it was at that moment. */
 export function runSnapshot(run: StoredRun): Record<string, unknown> {
@@ -88,9 +90,12 @@ export async function appendItem(
  * what was produced as a `truncated` item. Frees the worker for its next
  * run. The caller saves nothing: this saves the run and the worker.
  */
-export async function endRun(tx: StoreTx, worker: StoredWorker, run: StoredRun, outcome: RunOutcome, atMs: number): Promise<void> {
+export async function endRun(tx: StoreTx, worker: StoredWorker, run: StoredRun, outcome: RunOutcome, atMs: number, keepOutput = true): Promise<void> {
   const wasRunning = run.state === 'running';
-  if (wasRunning) {
+  // Without the copy (a full store, see WorkerRuntime.writeEndingRuns; a delete) the reply stays in the run's
+  // message.delta events only; a run that completed then failed to keep its reply.
+  if (!keepOutput && outcome.state === 'completed') outcome = { state: 'failed', errorCode: STORE_FULL, usage: outcome.usage };
+  if (wasRunning && keepOutput) {
     const content = await tx.runOutput(worker.pk, run);
     if (outcome.state === 'completed' || content.length > 0) {
       const { item } = await appendItem(
@@ -126,12 +131,12 @@ export async function endRun(tx: StoreTx, worker: StoredWorker, run: StoredRun, 
 }
 
 /** Cancels the running run and every queued one (stop, delete). */
-export async function cancelAllRuns(tx: StoreTx, worker: StoredWorker, atMs: number): Promise<void> {
+export async function cancelAllRuns(tx: StoreTx, worker: StoredWorker, atMs: number, keepOutput = true): Promise<void> {
   if (worker.currentRunId !== null) {
     const running = await tx.getRun(worker.currentRunId);
-    if (running && running.state === 'running') await endRun(tx, worker, running, { state: 'cancelled' }, atMs);
+    if (running && running.state === 'running') await endRun(tx, worker, running, { state: 'cancelled' }, atMs, keepOutput);
     else worker.currentRunId = null;
   }
-  for (const run of await tx.queuedRuns(worker.pk)) await endRun(tx, worker, run, { state: 'cancelled' }, atMs);
+  for (const run of await tx.queuedRuns(worker.pk)) await endRun(tx, worker, run, { state: 'cancelled' }, atMs, keepOutput);
   worker.queuedRuns = 0;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { diagnostic, type Diagnostic } from '../../common/dto/diagnostic.dto';
-import type { StoredItem, StoredPageItem, StoredRun, StoredWorker, StoredWorkerSummary, WorkerRole, BackendStore } from '../../store/backend-store';
+import { type StoredItem, type StoredPageItem, type StoredRun, type StoredWorker, type StoredWorkerSummary, type StoreTx, type WorkerRole, type BackendStore, StoreUnavailableError } from '../../store/backend-store';
 import type { OnBusy, SpawnAcceptance, WorkerIntent } from '../runtime-source';
 import { OperationRefusedError } from '../runtime-source.errors';
 import { TRANSCRIPT_PAGE_MAX_CHARS } from '../runtimes.constants';
@@ -137,7 +137,7 @@ export class WorkerRuntime {
 
   /** `changed` says whether this call stopped it (only one of several racing calls does). */
   private stop(workerId: string, reason: string | null, onlyIfIdleBefore?: number): Promise<{ worker: StoredWorker; changed: boolean } | undefined> {
-    return this.store.write(async (tx) => {
+    return this.writeEndingRuns(async (tx, keepOutput) => {
       const worker = await tx.lockWorker(workerId);
       if (!worker) return undefined;
       if (worker.state === 'stopped') return { worker, changed: false };
@@ -146,7 +146,7 @@ export class WorkerRuntime {
         return { worker, changed: false };
       }
       const at = this.now();
-      await cancelAllRuns(tx, worker, at);
+      await cancelAllRuns(tx, worker, at, keepOutput);
       worker.state = 'stopped';
       worker.stopReason = reason;
       worker.lastSeenAtMs = at;
@@ -167,7 +167,8 @@ export class WorkerRuntime {
       const worker = await tx.lockWorker(workerId);
       if (!worker) return false;
       const at = this.now();
-      await cancelAllRuns(tx, worker, at);
+      // No reply copies: they would be deleted below, and on a full store they would keep the delete from freeing room.
+      await cancelAllRuns(tx, worker, at, false);
       if (worker.state !== 'stopped') await tx.setLiveWorkerCount((await tx.lockLiveWorkerCount()) - 1);
       // The cancels' events go with the worker, uncommitted, and give their numbers back to the tombstone.
       await tx.deleteWorker(worker);
@@ -297,14 +298,14 @@ export class WorkerRuntime {
    * a run that ended otherwise is `run_finished`.
    */
   cancelRun(workerId: string, runId: string): Promise<StoredRun | null | undefined> {
-    return this.store.write(async (tx) => {
+    return this.writeEndingRuns(async (tx, keepOutput) => {
       const worker = await tx.lockWorker(workerId);
       if (!worker) return undefined;
       const run = await tx.getRun(runId);
       if (!run || run.workerPk !== worker.pk) return null;
       if (run.state === 'cancelled') return run;
       if (run.state !== 'queued' && run.state !== 'running') throw new OperationRefusedError('run_finished');
-      await endRun(tx, worker, run, { state: 'cancelled' }, this.now());
+      await endRun(tx, worker, run, { state: 'cancelled' }, this.now(), keepOutput);
       return run;
     });
   }
@@ -367,13 +368,27 @@ export class WorkerRuntime {
     });
   }
 
+  /**
+   * A write that ends runs, made again without the replies' copies into the
+   * transcript when the store is full: the copy is the one part of ending a
+   * run that needs room in proportion to the reply, and without this a full
+   * store kept runs `running` for good (no cancel, stop, lease expiry or
+   * restart could end them). The replies stay in their message.delta events.
+   */
+  private writeEndingRuns<T>(work: (tx: StoreTx, keepOutput: boolean) => Promise<T>): Promise<T> {
+    return this.store.write((tx) => work(tx, true)).catch((err: unknown) => {
+      if (!(err instanceof StoreUnavailableError) || err.reason !== 'full') throw err;
+      return this.store.write((tx) => work(tx, false));
+    });
+  }
+
   /** Ends the owner's run; false when it was no longer the owner's (someone else ended it). */
   finishRun(owner: string, run: StoredRun, outcome: RunOutcome): Promise<boolean> {
-    return this.store.write(async (tx) => {
+    return this.writeEndingRuns(async (tx, keepOutput) => {
       const worker = await tx.lockWorkerByPk(run.workerPk);
       const current = worker && (await tx.getRun(run.runId));
       if (!worker || !current || current.state !== 'running' || current.leaseOwner !== owner) return false;
-      await endRun(tx, worker, current, outcome, this.now());
+      await endRun(tx, worker, current, outcome, this.now(), keepOutput);
       return true;
     });
   }
@@ -392,12 +407,12 @@ export class WorkerRuntime {
     const candidates = await this.store.read((q) => q.runningRuns(expiredBeforeMs, batch));
     let interrupted = 0;
     for (const candidate of candidates) {
-      const done = await this.store.write(async (tx) => {
+      const done = await this.writeEndingRuns(async (tx, keepOutput) => {
         const worker = await tx.lockWorkerByPk(candidate.workerPk);
         const run = worker && (await tx.getRun(candidate.runId));
         if (!worker || !run || run.state !== 'running') return false;
         if (expiredBeforeMs !== null && (run.leaseExpiresAtMs ?? 0) >= expiredBeforeMs) return false; // renewed meanwhile
-        await endRun(tx, worker, run, { state: 'interrupted' }, this.now());
+        await endRun(tx, worker, run, { state: 'interrupted' }, this.now(), keepOutput);
         return true;
       });
       if (done) interrupted++;
