@@ -5,6 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pgIdleInTransactionTimeoutMs } from '../src/config/app-config';
 import { PostgresBackendStore } from '../src/store/postgres/postgres-backend.store';
 import { MAIN } from './support/child-server';
+import { type FakeModelServer, openAiBaseUrl, startFakeOpenAiServer } from './support/fake-openai-server';
 import { expectErrorShape } from './support/shapes';
 import { createPgSchema, PG_URL } from './support/stores';
 import { TcpProxy, viaProxy } from './support/tcp-proxy';
@@ -350,4 +351,47 @@ describe.each([
       await store.close();
     }
   });
+});
+
+describe('a run whose provider streams more than the store can hold (SQLITE_MAX_MB)', () => {
+  let fake: FakeModelServer;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAiServer();
+    const dir = makeTempDir('wb-fullprovider-');
+    t = await startTestApp({
+      RUNTIME_STORE_URL: `sqlite:${join(dir, 'runs.sqlite3')}`,
+      WORKSPACE_DATA_DIR: dir,
+      SQLITE_MAX_MB: '1',
+      MODEL_PROVIDER: 'openai-compatible',
+      MODEL_BASE_URL: openAiBaseUrl(fake),
+      MODEL_NAME: 'test-model',
+      WORKER_PROVIDER_API_KEY: 'sk-test-key',
+      DELTA_COALESCE_MS: '20',
+      RUN_MAX_OUTPUT_CHARS: '10000000',
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  it('fails it store_full, and the worker is free again: idle, stop and delete answer', async () => {
+    fake.enqueue({ kind: 'reply', chunks: Array.from({ length: 60 }, () => 'z'.repeat(30_000)), chunkDelayMs: 5 }); // 1.8 MB
+    const id = await createEmbeddedWorker(t);
+    const accepted = await t.post(`${EMBEDDED}/workers/${id}/input`, { content: 'write a long reply' });
+    expect(accepted.status).toBe(202);
+    const runPath = `${EMBEDDED}/workers/${id}/runs/${(accepted.body as any).run.run_id}`;
+    let run: any;
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      run = (await t.get(runPath)).body;
+      if (run.state !== 'queued' && run.state !== 'running') break;
+    }
+    expect([run.state, run.error?.code, run.output_sequence]).toEqual(['failed', 'store_full', null]);
+    expect((await t.get(`${EMBEDDED}/workers/${id}`)).body).toMatchObject({ activity: 'idle' }); // the run no longer holds it
+    expect((await t.post(`${EMBEDDED}/workers/${id}/stop`, {})).status).toBe(200);
+    expect((await t.delete(`${EMBEDDED}/workers/${id}`)).status).toBe(204);
+    expect((await t.get('/api/health/ready')).status).toBe(200); // the delete freed the reply's room
+  }, 30_000);
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { STORE_FULL } from '../runtimes/embedded/run-transitions';
 import type { WorkerRuntime } from '../runtimes/embedded/worker-runtime';
 import { type StoredItem, type StoredRun, type StoredWorker, type StoreNotice, StoreUnavailableError } from '../store/backend-store';
 import { DeltaCoalescer } from './delta-coalescer';
@@ -191,9 +192,11 @@ export class RunExecutor {
       const errorCode =
         reason instanceof RunStop && reason.why === 'too-long'
           ? 'output_too_long'
-          : err instanceof ProviderError
-            ? err.code
-            : 'internal_error';
+          : reason instanceof RunStop && reason.why === 'store-error' && reason.cause instanceof StoreUnavailableError && reason.cause.reason === 'full'
+            ? STORE_FULL
+            : err instanceof ProviderError
+              ? err.code
+              : 'internal_error';
       // The provider's own text (its error body, its URL) is never logged: only the fixed code, and its HTTP status.
       // A run stopped because its deltas could not be stored: the store's error, not the stop, is the cause.
       if (errorCode === 'internal_error') this.options.log.error(`run ${run.runId} failed in the backend: ${describe(err instanceof RunStop ? (err.cause ?? `stopped (${err.why})`) : err)}`);
