@@ -9,7 +9,7 @@ export const RUN_ERROR_MESSAGES: Readonly<Record<string, string>> = {
   ...PROVIDER_ERROR_MESSAGES,
   run_interrupted: 'The run was interrupted: the backend instance executing it stopped before it finished',
   output_too_long: 'The reply exceeded the largest reply this backend keeps (RUN_MAX_OUTPUT_CHARS)',
-  store_full: "The reply could not be kept in the transcript: the store was full (SQLITE_MAX_MB or the disk); its text is in the run's message.delta events",
+  store_full: "The store was full (SQLITE_MAX_MB or the disk): the reply could not be kept whole; what was stored of it is in the run's message.delta events",
   internal_error: 'The run failed inside the backend',
 };
 

@@ -20,7 +20,7 @@ export interface RunUsage {
 
 /** The error code of a run interrupted by the death of the instance executing it (SPEC §9). */
 export const RUN_INTERRUPTED = 'run_interrupted';
-/** A run whose reply could not be copied into the transcript: the store was full (run-errors.ts). */
+/** A run whose reply the store had no room for: its next delta, or its copy into the transcript (run-errors.ts). */
 export const STORE_FULL = 'store_full';
 
 /** What `run.*` events carry: the run as it was at that moment. */
