@@ -395,3 +395,50 @@ describe('a run whose provider streams more than the store can hold (SQLITE_MAX_
     expect((await t.get('/api/health/ready')).status).toBe(200); // the delete freed the reply's room
   }, 30_000);
 });
+
+describe('a run streaming while another process holds the SQLite write lock for a moment', () => {
+  let fake: FakeModelServer;
+  let t: TestApp;
+  let file: string;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAiServer();
+    const dir = makeTempDir('wb-lockedrun-');
+    file = join(dir, 'runs.sqlite3');
+    t = await startTestApp({
+      RUNTIME_STORE_URL: `sqlite:${file}`,
+      WORKSPACE_DATA_DIR: dir,
+      MODEL_PROVIDER: 'openai-compatible',
+      MODEL_BASE_URL: openAiBaseUrl(fake),
+      MODEL_NAME: 'test-model',
+      WORKER_PROVIDER_API_KEY: 'sk-test-key',
+      DELTA_COALESCE_MS: '20',
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  it('completes it with its whole reply: the delta writes the lock refused are made again', async () => {
+    const chunks = Array.from({ length: 40 }, (_, i) => `chunk ${i}; `);
+    fake.enqueue({ kind: 'reply', chunks, chunkDelayMs: 20 });
+    const id = await createEmbeddedWorker(t);
+    const accepted = await t.post(`${EMBEDDED}/workers/${id}/input`, { content: 'stream slowly' });
+    const runPath = `${EMBEDDED}/workers/${id}/runs/${(accepted.body as any).run.run_id}`;
+    await new Promise((r) => setTimeout(r, 150)); // streaming by now
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE'); // a backup tool or a second process, for 300 ms: several delta writes fail busy
+    await new Promise((r) => setTimeout(r, 300));
+    other.exec('COMMIT');
+    other.close();
+    let run: any;
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      run = (await t.get(runPath)).body;
+      if (run.state !== 'queued' && run.state !== 'running') break;
+    }
+    expect([run.state, run.error]).toEqual(['completed', null]);
+    const items = ((await t.get(`${EMBEDDED}/workers/${id}/transcript`)).body as any).items;
+    expect(items.map((i: any) => [i.role, i.content])).toEqual([['user', 'stream slowly'], ['assistant', chunks.join('')]]);
+  }, 30_000);
+});

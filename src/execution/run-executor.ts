@@ -155,6 +155,9 @@ export class RunExecutor {
       this.options.deltaCoalesceMs,
       (delta) => this.runtime.appendDelta(this.owner, run, delta),
       (why, error) => stopWith(why === 'lost' ? 'ended-elsewhere' : 'store-error', error),
+      Date.now,
+      // Another process holding SQLite's write lock for a moment (a backup) must not end the run; half a lease at most.
+      { isTransient: (err) => err instanceof StoreUnavailableError && err.reason === 'busy', forMs: Math.floor(this.options.leaseMs / 2) },
     );
     let produced = 0;
     try {
