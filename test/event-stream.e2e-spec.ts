@@ -167,8 +167,14 @@ describe('worker event streams (SSE)', () => {
       await until(cutOff, 5000, 'the budget to cut clients off');
       for (const r of readers) r.resume(); // a client cut off reads its final event
       await until(() => readers.filter((r) => r.ended).length >= 1, 10_000, 'a cut-off client to end');
-      const cut = readers.filter((r) => named(r).some((e) => e.event === 'stream.overflow'));
-      expect(cut.length).toBeGreaterThan(0);
+      // A client cut off reads `stream.overflow` last if it reads within its grace. One that a later sweep
+      // still finds over the budget is destroyed first (the bound before the courtesy, event-streams.ts):
+      // on a loaded machine every cut client may be gone before the resume above, so either end is right.
+      for (const r of readers.filter((x) => x.ended)) {
+        const events = named(r);
+        if (events.some((e) => e.event === 'stream.overflow')) expect(events[events.length - 1].event).toBe('stream.overflow');
+      }
+      expect(streams.cutOff).toBeGreaterThan(0);
     } finally {
       await budgetApp.close();
     }
