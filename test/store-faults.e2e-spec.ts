@@ -353,6 +353,30 @@ describe.each([
   });
 });
 
+/** The app on a SQLite store with the fake OpenAI-compatible server as its provider. */
+function startProviderApp(fake: FakeModelServer, storeUrl: string, dir: string, env: Record<string, string> = {}): Promise<TestApp> {
+  return startTestApp({
+    RUNTIME_STORE_URL: storeUrl,
+    WORKSPACE_DATA_DIR: dir,
+    MODEL_PROVIDER: 'openai-compatible',
+    MODEL_BASE_URL: openAiBaseUrl(fake),
+    MODEL_NAME: 'test-model',
+    WORKER_PROVIDER_API_KEY: 'sk-test-key',
+    DELTA_COALESCE_MS: '20',
+    ...env,
+  });
+}
+
+/** The run at `runPath` once it is neither queued nor running, or as it is after 15 s. */
+async function whenEnded(t: TestApp, runPath: string): Promise<any> {
+  let run: any;
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+    run = (await t.get(runPath)).body;
+    if (run.state !== 'queued' && run.state !== 'running') break;
+  }
+  return run;
+}
+
 describe('a run whose provider streams more than the store can hold (SQLITE_MAX_MB)', () => {
   let fake: FakeModelServer;
   let t: TestApp;
@@ -360,17 +384,7 @@ describe('a run whose provider streams more than the store can hold (SQLITE_MAX_
   beforeAll(async () => {
     fake = await startFakeOpenAiServer();
     const dir = makeTempDir('wb-fullprovider-');
-    t = await startTestApp({
-      RUNTIME_STORE_URL: `sqlite:${join(dir, 'runs.sqlite3')}`,
-      WORKSPACE_DATA_DIR: dir,
-      SQLITE_MAX_MB: '1',
-      MODEL_PROVIDER: 'openai-compatible',
-      MODEL_BASE_URL: openAiBaseUrl(fake),
-      MODEL_NAME: 'test-model',
-      WORKER_PROVIDER_API_KEY: 'sk-test-key',
-      DELTA_COALESCE_MS: '20',
-      RUN_MAX_OUTPUT_CHARS: '10000000',
-    });
+    t = await startProviderApp(fake, `sqlite:${join(dir, 'runs.sqlite3')}`, dir, { SQLITE_MAX_MB: '1', RUN_MAX_OUTPUT_CHARS: '10000000' });
   });
   afterAll(async () => {
     await t.close();
@@ -383,11 +397,7 @@ describe('a run whose provider streams more than the store can hold (SQLITE_MAX_
     const accepted = await t.post(`${EMBEDDED}/workers/${id}/input`, { content: 'write a long reply' });
     expect(accepted.status).toBe(202);
     const runPath = `${EMBEDDED}/workers/${id}/runs/${(accepted.body as any).run.run_id}`;
-    let run: any;
-    for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-      run = (await t.get(runPath)).body;
-      if (run.state !== 'queued' && run.state !== 'running') break;
-    }
+    const run = await whenEnded(t, runPath);
     expect([run.state, run.error?.code, run.output_sequence]).toEqual(['failed', 'store_full', null]);
     expect((await t.get(`${EMBEDDED}/workers/${id}`)).body).toMatchObject({ activity: 'idle' }); // the run no longer holds it
     expect((await t.post(`${EMBEDDED}/workers/${id}/stop`, {})).status).toBe(200);
@@ -405,15 +415,7 @@ describe('a run streaming while another process holds the SQLite write lock for 
     fake = await startFakeOpenAiServer();
     const dir = makeTempDir('wb-lockedrun-');
     file = join(dir, 'runs.sqlite3');
-    t = await startTestApp({
-      RUNTIME_STORE_URL: `sqlite:${file}`,
-      WORKSPACE_DATA_DIR: dir,
-      MODEL_PROVIDER: 'openai-compatible',
-      MODEL_BASE_URL: openAiBaseUrl(fake),
-      MODEL_NAME: 'test-model',
-      WORKER_PROVIDER_API_KEY: 'sk-test-key',
-      DELTA_COALESCE_MS: '20',
-    });
+    t = await startProviderApp(fake, `sqlite:${file}`, dir);
   });
   afterAll(async () => {
     await t.close();
@@ -432,11 +434,7 @@ describe('a run streaming while another process holds the SQLite write lock for 
     await new Promise((r) => setTimeout(r, 300));
     other.exec('COMMIT');
     other.close();
-    let run: any;
-    for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-      run = (await t.get(runPath)).body;
-      if (run.state !== 'queued' && run.state !== 'running') break;
-    }
+    const run = await whenEnded(t, runPath);
     expect([run.state, run.error]).toEqual(['completed', null]);
     const items = ((await t.get(`${EMBEDDED}/workers/${id}/transcript`)).body as any).items;
     expect(items.map((i: any) => [i.role, i.content])).toEqual([['user', 'stream slowly'], ['assistant', chunks.join('')]]);
