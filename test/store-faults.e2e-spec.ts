@@ -406,6 +406,44 @@ describe('a run whose provider streams more than the store can hold (SQLITE_MAX_
   }, 30_000);
 });
 
+describe('a queued run on a nearly full store (SQLITE_MAX_MB)', () => {
+  let fake: FakeModelServer;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAiServer();
+    const dir = makeTempDir('wb-nearlyfull-');
+    t = await startProviderApp(fake, 'memory:nearly-full', dir, { SQLITE_MAX_MB: '1' });
+  });
+  afterAll(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  it('waits, without a provider request, until a delete makes room, then runs', async () => {
+    const filler = await createEmbeddedWorker(t);
+    const id = await createEmbeddedWorker(t);
+    // System inputs start no run: they fill the store until readiness says it is nearly full.
+    for (let i = 0; i < 60 && (await t.get('/api/health/ready')).status === 200; i++) {
+      expect((await t.post(`${EMBEDDED}/workers/${filler}/input`, { kind: 'system', content: `${i} ${'x'.repeat(30_000)}` })).status).toBe(202);
+    }
+    expect((await t.get('/api/health/ready')).status).toBe(503);
+    const accepted = await t.post(`${EMBEDDED}/workers/${id}/input`, { content: 'a short question' }); // small: it still fits
+    expect(accepted.status).toBe(202);
+    const runPath = `${EMBEDDED}/workers/${id}/runs/${(accepted.body as any).run.run_id}`;
+    await new Promise((r) => setTimeout(r, 1_300)); // the input's own pump and the one-second timer's
+    expect(((await t.get(runPath)).body as any).state).toBe('queued');
+    expect(fake.requests).toHaveLength(0);
+    expect((await t.delete(`${EMBEDDED}/workers/${filler}`)).status).toBe(204);
+    const run = await whenEnded(t, runPath);
+    expect([run.state, run.error]).toEqual(['completed', null]);
+    expect(fake.requests).toHaveLength(1);
+    // Said once each way, not once a pump.
+    expect(t.logs.filter((line) => line.includes('nearly full'))).toHaveLength(1);
+    expect(t.logs.filter((line) => line.includes('has room again'))).toHaveLength(1);
+  }, 30_000);
+});
+
 describe('a run streaming while another process holds the SQLite write lock for a moment', () => {
   let fake: FakeModelServer;
   let t: TestApp;

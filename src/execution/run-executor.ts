@@ -58,6 +58,7 @@ export class RunExecutor {
   private readonly active = new Map<string, ActiveRun>();
   private pumping = false;
   private pumpAgain = false;
+  private waitingForRoom = false;
   private stopping = false;
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe?: () => void;
@@ -123,7 +124,7 @@ export class RunExecutor {
       try {
         do {
           this.pumpAgain = false;
-          while (this.active.size < this.options.concurrency && !this.stopping) {
+          while (this.active.size < this.options.concurrency && !this.stopping && this.storeHasRoom()) {
             const claimed = await this.runtime.claimNextRun(this.owner, this.options.leaseMs);
             if (!claimed) break;
             this.launch(claimed.worker, claimed.run);
@@ -135,6 +136,21 @@ export class RunExecutor {
         this.pumping = false;
       }
     })();
+  }
+
+  /**
+   * A nearly full store would take the claim (a small write) but not the reply: the provider would
+   * be paid for text that ends `store_full`. Queued runs wait instead; the pump's one-second timer
+   * claims them once a delete has made room. Said once each way in the log.
+   */
+  private storeHasRoom(): boolean {
+    const room = this.runtime.store.hasRoomForRuns();
+    if (room === this.waitingForRoom) {
+      this.waitingForRoom = !room;
+      if (room) this.options.log.log('the store has room again: claiming queued runs');
+      else this.options.log.warn('the store is nearly full: queued runs wait until deletes make room');
+    }
+    return room;
   }
 
   private launch(worker: StoredWorker, run: StoredRun): void {

@@ -314,6 +314,15 @@ export abstract class BackendStore {
    * with StoreUnavailableError otherwise.
    */
   abstract checkReady(): Promise<void>;
+  /**
+   * False when the store knows it is nearly full (a size cap with less room left than readiness
+   * asks for): the run executor then leaves queued runs queued rather than pay a provider for
+   * replies it could not keep. Synchronous and cheap (called before each claim). A store that
+   * cannot see its limit (Postgres: the server's disk) says true.
+   */
+  hasRoomForRuns(): boolean {
+    return true;
+  }
   /** Reads outside any write transaction; each statement sees committed data. */
   abstract read<T>(work: (q: StoreQueries) => Promise<T>): Promise<T>;
   /**

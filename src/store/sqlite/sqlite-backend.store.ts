@@ -27,7 +27,7 @@ export interface SqliteStoreOptions {
   log?: { warn(message: string): void };
 }
 
-/** Readiness fails with less free room than this under a cap: the next few writes would fail. */
+/** Under a cap, with less free room than this, readiness fails (the next few writes would fail) and no queued run is claimed. */
 const READY_MIN_FREE_BYTES = 256 * 1024;
 
 interface Job {
@@ -98,6 +98,7 @@ export class SqliteBackendStore extends BackendStore {
   private fileCheck?: NodeJS.Timeout;
   private readyProbe?: Promise<void>;
   private readyCheckedAt = 0;
+  private pageBytes?: number;
 
   constructor(private readonly options: SqliteStoreOptions) {
     super();
@@ -139,8 +140,10 @@ export class SqliteBackendStore extends BackendStore {
     return max === undefined || max === null ? null : Math.max(1, Math.floor(max / this.pageSize()));
   }
 
+  /** SQLite's page size is fixed once the database exists (only a VACUUM could change it, and none is run). */
   private pageSize(): number {
-    return Number(this.db.pragma('page_size', { simple: true }));
+    this.pageBytes ??= Number(this.db.pragma('page_size', { simple: true }));
+    return this.pageBytes;
   }
 
   private migrate(): void {
@@ -187,6 +190,11 @@ export class SqliteBackendStore extends BackendStore {
     this.readyProbe = this.write((tx) => tx.putSetting('ready_probe', String(Date.now())));
     this.readyProbe.catch(() => (this.readyCheckedAt = 0));
     return this.readyProbe;
+  }
+
+  override hasRoomForRuns(): boolean {
+    const cap = this.capPages;
+    return cap === null || !this.db?.open || this.freeBytes(cap) >= READY_MIN_FREE_BYTES;
   }
 
   read<T>(work: (q: StoreQueries) => Promise<T>): Promise<T> {
