@@ -314,6 +314,49 @@ describe('pipelining bound (raw TCP)', () => {
     expect(((await t.get(transcript)).body as { total_items: number }).total_items).toBe(0);
   });
 
+  // Node parses the next request only once it has read the refused one's body, after the last answer went out.
+  it.each([
+    ['a 401 to a POST with a body', (body: string) => `POST /api/runtimes/embedded-worker-runtime/workers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer nope\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 401],
+    ['a 405 to a PUT with a body', (body: string, key: string) => `PUT /api/runtimes/embedded-worker-runtime/workers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 405],
+  ])('a request pipelined after %s (the last answer, its body unread) is not run either', async (_name, refused, status) => {
+    const worker = await createEmbeddedWorker(t);
+    const transcript = `/api/runtimes/embedded-worker-runtime/workers/${worker}/transcript`;
+    const body = JSON.stringify({ kind: 'user', content: 'never run' });
+    const input =
+      `POST /api/runtimes/embedded-worker-runtime/workers/${worker}/input HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const ex = await rawExchange(port, refused(JSON.stringify({ padding: 'x'.repeat(2_000) }), t.adminKey) + input);
+    expect(parseResponses(ex.text).responses.map((r) => [r.status, r.headers.connection])).toEqual([[status, 'close']]);
+    expect(ex.closed).toBe(true);
+    expect(((await t.get(transcript)).body as { total_items: number }).total_items).toBe(0);
+  });
+
+  // The request before the bad bytes may have acted: its client must hear how it went, not a 400 in its place.
+  it('bytes that are not HTTP after requests: their answers first, in order, then the 400, and the connection closes', async () => {
+    const worker = await createEmbeddedWorker(t);
+    const transcript = `/api/runtimes/embedded-worker-runtime/workers/${worker}/transcript`;
+    const input = (content: string, extra = '') => {
+      const body = JSON.stringify({ content });
+      return (
+        `POST /api/runtimes/embedded-worker-runtime/workers/${worker}/input HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`
+      );
+    };
+    const page = `GET ${transcript} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\n\r\n`;
+    const ex = await rawExchange(port, input('first') + input('second') + page + 'BAD REQUEST\r\n\r\n');
+    const { responses, rest } = parseResponses(ex.text);
+    expect(rest).toBe('');
+    expect(responses.map((r) => r.status)).toEqual([202, 202, 200, 400]);
+    expectJsonError(responses[3], 400, 'validation_failed');
+    expect(responses[3].headers.connection).toBe('close');
+    expect(ex.closed).toBe(true);
+    // A request that closes the connection itself: its answer, and nothing for the bytes after it.
+    const closing = await rawExchange(port, input('third', 'Connection: close\r\n') + 'x');
+    expect(parseResponses(closing.text).responses.map((r) => [r.status, r.headers.connection])).toEqual([[202, 'close']]);
+    const stored = ((await t.get(transcript)).body as { items: Array<{ content: string }> }).items.map((i) => i.content);
+    expect(stored).toEqual(['first', 'second', 'third']);
+  });
+
   it('a connection with more unanswered requests than that is closed', async () => {
     const ex = await rawExchange(port, Array.from({ length: 500 }, (_, i) => live(`flood-${i}`)).join(''));
     expect(ex.closed).toBe(true);

@@ -125,6 +125,11 @@ interface ConnectionState {
   readonly waiting: Array<() => void>;
   /** Refused at the cap or closed for pipelining: no further request on it is served. */
   refused: boolean;
+  /**
+   * The error answer to bytes that were not HTTP, held until the answers owed to the requests
+   * parsed before them have gone out (written at once, it would be read as theirs).
+   */
+  owedError?: string;
 }
 
 interface ServerState {
@@ -168,6 +173,12 @@ function openFileLimit(): number | undefined {
 export function effectiveMaxConnections(configured: number, fileLimit = openFileLimit()): number {
   if (fileLimit === undefined) return configured;
   return Math.max(1, Math.min(configured, fileLimit - RESERVED_FILE_DESCRIPTORS));
+}
+
+/** Writes a raw answer and closes the connection once it is out. */
+function endWith(socket: Socket, response: string): void {
+  socket.end(response);
+  socket.destroySoon();
 }
 
 function dispatch(app: readonly RequestListener[], server: Server, req: IncomingMessage, res: ServerResponse): void {
@@ -267,7 +278,9 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     const connection = connectionOf(socket, state);
-    if (connection.refused || socket.destroyed) return;
+    // writableEnded: the connection's last answer went out before Node parsed this one (it first read
+    // that request's unread body): run now, it could act and never be answered.
+    if (connection.refused || socket.destroyed || socket.writableEnded) return;
     if (connection.unanswered.size >= MAX_PIPELINED_REQUESTS) {
       connection.refused = true;
       socket.destroy();
@@ -282,7 +295,8 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
       // this answer was the connection's last (Connection: close, the per-socket cap, a drain): Node gives
       // the socket to no later answer, so a request run now would act and never be answered.
       if (socket.destroyed || socket.writableEnded) connection.waiting.length = 0;
-      else connection.waiting.shift()?.();
+      else if (connection.waiting.length > 0) connection.waiting.shift()!();
+      else if (connection.owedError !== undefined && connection.unanswered.size === 0) endWith(socket, connection.owedError);
     });
     res.on('prefinish', armSendDeadline);
     // The last request this connection may carry, or any while shutting down: the connection closes after its answer.
@@ -312,9 +326,11 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
   // Ours replaces the router's own (Fastify answers a malformed request with its own body, and both would write).
   server.removeAllListeners('clientError');
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    // A response already under way on this socket would be corrupted by a second one: just close.
+    if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+    const connection = connectionOf(socket, state);
+    // Node reports a parser that failed again at the next bytes or timeout: the first answer stands.
+    if (connection.owedError !== undefined) return;
     const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (!socket.writable || err.code === 'ECONNRESET' || current?.headersSent) return socket.destroy();
     const code = err.code ?? '';
     const response =
       code === 'HPE_HEADER_OVERFLOW'
@@ -322,8 +338,13 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
         : code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_TIMEOUT'
           ? rawErrorResponse(408, 'validation_failed', 'The request was not sent in time')
           : rawErrorResponse(400, 'validation_failed', 'The request is not valid HTTP');
-    socket.end(response);
-    socket.destroySoon();
+    connection.refused = true;
+    // Requests parsed before the bad bytes are answered first, in order (one may have acted: a 400 in
+    // its place would tell its client it did not); this answer follows the last of them (see 'close' above).
+    if (connection.unanswered.size > 0) return void (connection.owedError = response);
+    // A response under way that is not ours to wait for: a second one would corrupt it, so just close.
+    if (current?.headersSent) return socket.destroy();
+    endWith(socket, response);
   });
 }
 
