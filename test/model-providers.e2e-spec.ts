@@ -29,11 +29,21 @@ interface Flavour {
   dialect: WireDialect;
   /** The path the adapter posts to, after the base URL. */
   path: string;
+  /** What its servers send to keep a quiet stream open, which the SDK drops: never a chunk it reports. */
+  keepAlive: string[];
 }
 
 const FLAVOURS: Flavour[] = [
-  { kind: 'openai-compatible', start: startFakeOpenAiServer, baseUrl: openAiBaseUrl, dialect: openAiDialect, path: '/chat/completions' },
-  { kind: 'anthropic', start: startFakeAnthropicServer, baseUrl: anthropicBaseUrl, dialect: anthropicDialect, path: '/v1/messages' },
+  // OpenRouter's comment while the upstream model thinks.
+  { kind: 'openai-compatible', start: startFakeOpenAiServer, baseUrl: openAiBaseUrl, dialect: openAiDialect, path: '/chat/completions', keepAlive: [': OPENROUTER PROCESSING\n\n'] },
+  {
+    kind: 'anthropic',
+    start: startFakeAnthropicServer,
+    baseUrl: anthropicBaseUrl,
+    dialect: anthropicDialect,
+    path: '/v1/messages',
+    keepAlive: ['event: ping\ndata: {"type": "ping"}\n\n', ': keep-alive\n\n'],
+  },
 ];
 
 const SSE = { 'content-type': 'text/event-stream' };
@@ -396,6 +406,25 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
       expectProviderError(outcome.error, 'provider_bad_response');
       expect(server.requests).toHaveLength(1);
       await server.waitForClientClose(0, 2000);
+    });
+
+    // The SDKs read on after the end marker until the server closes; one that never did failed a complete reply (attack round).
+    it('a server that keeps the connection open after its end marker: the reply, complete, and the connection let go', async () => {
+      server.setDefault({ kind: 'raw', status: 200, headers: SSE, writes: replyFrames(['all ', 'done']), end: 'hang' });
+      const outcome = await call({ timeoutMs: 1000 });
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.text).toBe('all done');
+      await server.waitForClientClose(0, 1000);
+    });
+
+    it('keep-alive the SDK drops (comments, pings) is activity: quiet for longer than timeoutMs in all, the reply arrives', async () => {
+      const f = flavour.dialect.frames({ messages: [] }, { kind: 'reply' });
+      const usage = { inputTokens: 1, outputTokens: 1 };
+      const quiet = Array.from({ length: 8 }, () => flavour.keepAlive).flat();
+      server.setDefault({ kind: 'raw', status: 200, headers: SSE, writes: [...f.start(usage), ...quiet, f.text('after the wait'), ...f.end(usage)], gapMs: 100 });
+      const outcome = await call({ timeoutMs: 300, maxRetries: 0 });
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.text).toBe('after the wait');
     });
 
     it('a long event sent in many small writes arrives whole, its text exact', async () => {
@@ -815,6 +844,103 @@ describe('openai-compatible request shape', () => {
       deadlineAt: Date.now() + 10_000,
     });
     expect(pieces.join('')).toBe('ok');
+  });
+});
+
+describe('openai-compatible stream events', () => {
+  let server: FakeModelServer;
+
+  beforeAll(async () => {
+    server = await startFakeOpenAiServer();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+  afterEach(async () => {
+    await server.waitForIdle(2000);
+    server.reset();
+  });
+
+  async function call(): Promise<Outcome> {
+    const pieces: string[] = [];
+    const provider = createModelProvider({ kind: 'openai-compatible', baseUrl: openAiBaseUrl(server), model: 'm', apiKey: 'k', streamUsage: false, maxTokens: null });
+    try {
+      const result = await callModel(provider, CONVERSATION, (t) => pieces.push(t), { signal: new AbortController().signal, timeoutMs: 2000, deadlineAt: Date.now() + 10_000 });
+      return { pieces, text: pieces.join(''), result, settledAt: Date.now() };
+    } catch (error) {
+      return { pieces, text: pieces.join(''), error, settledAt: Date.now() };
+    }
+  }
+
+  const chunk = (choices: unknown[]) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices })}\n\n`;
+
+  // The SDK prints an unparseable `thread.*` event with console.error, whatever its logLevel: provider text, line by line, past the redacting logger.
+  it('an Assistants event (event: thread.*) → provider_bad_response, and the SDK prints nothing', async () => {
+    const canary = 'canary-thread-7c2d91';
+    const forged = `{"level":"error","msg":"forged ${canary}"}`;
+    server.setDefault({
+      kind: 'raw',
+      status: 200,
+      headers: SSE,
+      writes: [chunk([{ index: 0, delta: { role: 'assistant' }, finish_reason: null }]), `event: thread.run.${canary}\ndata: {not json ${canary}\ndata: ${forged}\n\n`],
+      end: 'hang',
+    });
+    const printed = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) => jest.spyOn(console, level).mockImplementation(() => undefined));
+    try {
+      const outcome = await call();
+      expectProviderError(outcome.error, 'provider_bad_response');
+      for (const spy of printed) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of printed) spy.mockRestore();
+    }
+  });
+
+  it('several choices, in any order: the reply is the one with index 0', async () => {
+    const both = (a: object, b: object, finish: string | null) => [
+      { index: 1, delta: b, finish_reason: finish },
+      { index: 0, delta: a, finish_reason: finish },
+    ];
+    server.setDefault({
+      kind: 'raw',
+      status: 200,
+      headers: SSE,
+      writes: [chunk(both({ content: 'A1 ' }, { content: 'B1 ' }, null)), chunk(both({ content: 'A2' }, { content: 'B2' }, null)), chunk(both({}, {}, 'stop')), 'data: [DONE]\n\n'],
+    });
+    const outcome = await call();
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.text).toBe('A1 A2');
+  });
+});
+
+describe('anthropic stream errors', () => {
+  let server: FakeModelServer;
+
+  beforeAll(async () => {
+    server = await startFakeAnthropicServer();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+  afterEach(async () => {
+    await server.waitForIdle(2000);
+    server.reset();
+  });
+
+  // Looked up in a plain object, `constructor` or `toString` found its prototype's function instead of no status.
+  it.each(['constructor', 'toString', 'a_type_added_later'])('an in-stream error of an unknown type (%s) is a provider_error, retried', async (type) => {
+    server.setDefault({ kind: 'reply', chunks: [], end: 'stream_error', errorType: type });
+    const provider = createModelProvider({ kind: 'anthropic', baseUrl: anthropicBaseUrl(server), model: 'm', apiKey: 'k', streamUsage: true, maxTokens: null });
+    const error = await callModel(provider, CONVERSATION, () => undefined, {
+      signal: new AbortController().signal,
+      timeoutMs: 2000,
+      deadlineAt: Date.now() + 10_000,
+      initialBackoffMs: 20,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expectProviderError(error, 'provider_error');
+    expect(server.requests).toHaveLength(3);
   });
 });
 

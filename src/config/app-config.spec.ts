@@ -41,6 +41,15 @@ describe('configuration', () => {
     expect(loadAppConfig({ API_KEY: 'a-key-of-16-char' } as NodeJS.ProcessEnv).auth.apiKey).toBe('a-key-of-16-char');
   });
 
+  it('refuses a MODEL_BASE_URL with a user name or password (fetch would refuse every request), without echoing it', () => {
+    const env = (url: string) => ({ MODEL_PROVIDER: 'openai-compatible', MODEL_NAME: 'm', MODEL_BASE_URL: url }) as NodeJS.ProcessEnv;
+    for (const url of ['http://user:pw-canary@127.0.0.1:1/v1', 'http://user-canary@127.0.0.1:1/v1', 'https://:pw-canary@h/v1']) {
+      expect(() => loadAppConfig(env(url))).toThrow('MODEL_BASE_URL must not hold a user name or password');
+      expect(() => loadAppConfig(env(url))).not.toThrow(/canary/);
+    }
+    expect(loadAppConfig(env('http://127.0.0.1:1/v1')).execution.provider?.baseUrl).toBe('http://127.0.0.1:1/v1');
+  });
+
   it('knows which values logs must never print', () => {
     const config = loadAppConfig({ WORKER_PROVIDER_API_KEY: 'sk-provider', RUNTIME_STORE_URL: 'postgres://app:p%40ss@db/x' } as NodeJS.ProcessEnv);
     expect(secretsOf(config)).toEqual(expect.arrayContaining(['sk-provider', 'p%40ss', 'p@ss']));

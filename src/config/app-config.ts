@@ -202,6 +202,8 @@ export function parseModelProvider(env: NodeJS.ProcessEnv): ModelProviderSetting
       throw new ConfigError('MODEL_BASE_URL is not a valid URL');
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('MODEL_BASE_URL must be an http:// or https:// URL');
+    // fetch refuses such a URL, so every run would fail provider_unreachable without a request; the key goes in WORKER_PROVIDER_API_KEY.
+    if (url.username !== '' || url.password !== '') throw new ConfigError('MODEL_BASE_URL must not hold a user name or password: give the key in WORKER_PROVIDER_API_KEY');
   }
   return {
     kind,

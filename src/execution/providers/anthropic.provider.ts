@@ -12,7 +12,7 @@ import {
 } from '../model-provider';
 import { toAnthropicConversation } from './anthropic-conversation';
 import { withLinkedAbortSignal } from './linked-abort';
-import { providerFetch } from './provider-fetch';
+import { providerFetch, watchedRequest } from './provider-fetch';
 import {
   badChunk,
   noEvents,
@@ -79,7 +79,7 @@ export class AnthropicProvider extends ModelProvider {
   async stream(request: ModelRequest, sink: StreamSink): Promise<{ usage: ModelUsage | null }> {
     return withLinkedAbortSignal(request.signal, async (signal) => {
       try {
-        const stream = await this.client.messages.create(this.body(request), { signal, maxRetries: 0 });
+        const stream = await this.client.messages.create(this.body(request), { signal, maxRetries: 0, fetchOptions: watchedRequest(() => sink.activity()) });
         let stopped = false;
         let events = 0;
         let inputTokens: number | null = null;
@@ -118,6 +118,8 @@ export class AnthropicProvider extends ModelProvider {
               // content_block_start/stop, and event types added after this was written.
               sink.activity();
           }
+          // Done: the SDK would read on until the server closes, and one that keeps the connection open must not hold the run.
+          if (stopped) break;
         }
         // The SDK ends iteration silently both when our signal aborts the body read and
         // when the server closes the stream early; only we can tell these apart.
@@ -160,7 +162,7 @@ function toProviderError(error: unknown): ProviderError {
     const contextTooLong = typeof error.apiMessage === 'string' && CONTEXT_TOO_LONG_TEXT.test(error.apiMessage);
     if (error.status === undefined) {
       // An `event: error` inside a 200 stream (e.g. overloaded_error): classified by its type.
-      const status = (error.type && STATUS_OF_ERROR_TYPE[error.type]) || 500;
+      const status = (error.type && Object.hasOwn(STATUS_OF_ERROR_TYPE, error.type) && STATUS_OF_ERROR_TYPE[error.type]) || 500;
       return providerErrorForStatus({ status, contextTooLong, retryAfterMs: undefined, cause: error });
     }
     return providerErrorForStatus({

@@ -10,7 +10,7 @@ import {
   usageOf,
 } from '../model-provider';
 import { withLinkedAbortSignal } from './linked-abort';
-import { providerFetch } from './provider-fetch';
+import { providerFetch, sseField, type StreamEventRules, watchedRequest } from './provider-fetch';
 import {
   badChunk,
   noEvents,
@@ -35,6 +35,13 @@ const NO_API_KEY_PLACEHOLDER = 'no-api-key-configured';
 /** How OpenAI-compatible servers say the prompt does not fit (OpenAI, vLLM, llama.cpp, LM Studio wordings). */
 const CONTEXT_TOO_LONG_TEXT = /maximum context length|context[ _-]?(length|window|size)|prompt is too long|too many tokens/i;
 
+const OPENAI_STREAM_RULES: StreamEventRules = {
+  // The SDK's own test for the end (`sse.data.startsWith('[DONE]')`); the data's first line is the data's start.
+  isLast: (event) => sseField(event, 'data')?.startsWith('[DONE]') === true,
+  // Assistants API events: never in a chat completion, and the SDK prints them to the console when they do not parse.
+  isRefused: (event) => sseField(event, 'event')?.startsWith('thread.') === true,
+};
+
 /**
  * One adapter for every server speaking OpenAI chat completions with
  * streaming: OpenAI, Ollama, vLLM, llama.cpp server, LM Studio.
@@ -56,16 +63,17 @@ export class OpenAiCompatibleProvider extends ModelProvider {
       maxRetries: 0,
       // The SDK logs unparseable chunks and (with OPENAI_LOG) URLs and bodies straight to
       // the console, past our redacting logger; failures reach the operator log as `cause`.
+      // (One console call ignores it: see OPENAI_STREAM_RULES.)
       logLevel: 'off',
       // No redirects, whole events of bounded size, bounded error bodies (provider-fetch.ts).
-      fetch: providerFetch(),
+      fetch: providerFetch({ rules: OPENAI_STREAM_RULES }),
     });
   }
 
   async stream(request: ModelRequest, sink: StreamSink): Promise<{ usage: ModelUsage | null }> {
     return withLinkedAbortSignal(request.signal, async (signal) => {
       try {
-        const stream = await this.client.chat.completions.create(this.body(request), { signal, maxRetries: 0 });
+        const stream = await this.client.chat.completions.create(this.body(request), { signal, maxRetries: 0, fetchOptions: watchedRequest(() => sink.activity()) });
         let finished = false;
         let chunks = 0;
         let usage: ModelUsage | null = null;
@@ -74,7 +82,7 @@ export class OpenAiCompatibleProvider extends ModelProvider {
           const text = readChunk(chunk);
           if (text) sink.text(text);
           else sink.activity();
-          if (chunk.choices?.[0]?.finish_reason) finished = true;
+          if (firstChoice(chunk)?.finish_reason) finished = true;
           if (chunk.usage) usage = usageOf(chunk.usage.prompt_tokens, chunk.usage.completion_tokens) ?? usage;
         }
         // The SDK ends iteration silently both when our signal aborts the body read and
@@ -113,10 +121,21 @@ function readChunk(chunk: ChatCompletionChunk): string {
   if (typeof chunk !== 'object' || chunk === null || Array.isArray(chunk)) throw badChunk('not an object');
   // Every chunk carries `choices` (the final usage chunk an empty one): anything else is not this protocol.
   if (!Array.isArray(chunk.choices)) throw badChunk('choices is not a list');
-  const content = chunk.choices?.[0]?.delta?.content;
+  const content = firstChoice(chunk)?.delta?.content;
   if (content === undefined || content === null) return '';
   if (typeof content !== 'string') throw badChunk('delta.content is not text');
   return content;
+}
+
+/**
+ * The reply's choice: the one with `index` 0 (we never ask for more than one,
+ * but a server may send several, in any order), or the only one a server
+ * that leaves out `index` sends.
+ */
+function firstChoice(chunk: ChatCompletionChunk): ChatCompletionChunk.Choice | undefined {
+  const choices = chunk.choices;
+  if (!Array.isArray(choices)) return undefined;
+  return choices.find((c) => c?.index === 0) ?? (choices.length === 1 && choices[0]?.index === undefined ? choices[0] : undefined);
 }
 
 function toProviderError(error: unknown): ProviderError {

@@ -1,5 +1,5 @@
 import { ProviderError } from '../model-provider';
-import { firstBytes, wholeEvents } from './provider-fetch';
+import { firstBytes, sseField, wholeEvents } from './provider-fetch';
 
 /** Runs `chunks` through `transform`; the chunks that come out, or the error the stream ended with. */
 async function through(transform: TransformStream<Uint8Array, Uint8Array>, chunks: string[]): Promise<{ out: string[]; error?: unknown }> {
@@ -75,6 +75,38 @@ describe('wholeEvents', () => {
     const { out, error } = await through(wholeEvents(100), Array.from({ length: 50 }, () => event));
     expect(error).toBeUndefined();
     expect(out.join('')).toBe(event.repeat(50));
+  });
+});
+
+describe('wholeEvents with a protocol\'s rules', () => {
+  const rules = { isLast: (e: string) => sseField(e, 'data') === '[DONE]', isRefused: (e: string) => sseField(e, 'event') === 'bad' };
+
+  it('ends the stream after the last event, whatever follows in the same read or later', async () => {
+    const { out, error } = await through(wholeEvents(1024, rules), ['data: a\n\ndata:[DONE]\n\ndata: after\n\n', 'data: later\n\n']);
+    expect(error).toBeUndefined();
+    expect(out).toEqual(['data: a\n\n', 'data:[DONE]\n\n']);
+  });
+
+  it('errors at a refused event, passing nothing of it', async () => {
+    const { out, error } = await through(wholeEvents(1024, rules), ['data: a\n\nevent: bad\ndata: x\n\ndata: b\n\n']);
+    expect(out).toEqual(['data: a\n\n']);
+    expect(error).toMatchObject({ code: 'provider_bad_response', retryable: false });
+  });
+
+  it('tells onEvent of every event, comments and the unterminated tail included; never of blank lines', async () => {
+    let events = 0;
+    await through(
+      wholeEvents(1024, {}, () => events++),
+      [': ping\n\n\n\n', 'event: ping\ndata: {}\n\ndata: tail'],
+    );
+    expect(events).toBe(3);
+  });
+
+  it('reads a field with or without the space after its colon, and only a whole field name', () => {
+    expect(sseField('event: x\r\ndata:[DONE]', 'data')).toBe('[DONE]');
+    expect(sseField('data:  two spaces', 'data')).toBe(' two spaces');
+    expect(sseField('database: no\ndata: yes', 'data')).toBe('yes');
+    expect(sseField(': comment', 'data')).toBeUndefined();
   });
 });
 

@@ -10,6 +10,56 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 /**
+ * What one wire protocol's stream says in its events, for the fetch under its
+ * SDK (each adapter gives its own).
+ */
+export interface StreamEventRules {
+  /**
+   * Its end marker: the body ends after it. The OpenAI SDK reads on after
+   * `data: [DONE]` until the server closes the connection, so a server that
+   * said it was done and kept the connection open failed a complete reply
+   * with `provider_timeout` (an attack round).
+   */
+  isLast?(event: string): boolean;
+  /**
+   * An event its SDK must not see: the reply fails `provider_bad_response`.
+   * The OpenAI SDK prints an unparseable `event: thread.*` event to the
+   * console itself, past its `logLevel` and our redacting logger: provider
+   * text in the operator log, one log line per `data:` line (an attack
+   * round forged a line that way).
+   */
+  isRefused?(event: string): boolean;
+}
+
+/**
+ * Given per request in an SDK's `fetchOptions` (both spread them into the
+ * init their fetch gets): called for every event that arrives, comments and
+ * events the SDK drops included. A provider's keep-alive (Anthropic's `ping`,
+ * `: processing` comments) is activity the SDKs never report.
+ */
+export const ON_PROVIDER_EVENT = Symbol('wb.onProviderEvent');
+
+/** What an adapter passes as `fetchOptions`: typed as no field of RequestInit, which each SDK types its own way. */
+export function watchedRequest(onEvent: () => void): Record<never, never> {
+  return { [ON_PROVIDER_EVENT]: onEvent };
+}
+
+/** The value of an event's first `name` field (`name: value` or `name:value`), or undefined. */
+export function sseField(event: string, name: string): string | undefined {
+  for (const line of event.split(/\r\n|\r|\n/)) {
+    if (!line.startsWith(name) || line.charCodeAt(name.length) !== 0x3a) continue;
+    return line.charCodeAt(name.length + 1) === 0x20 ? line.slice(name.length + 2) : line.slice(name.length + 1);
+  }
+  return undefined;
+}
+
+export interface ProviderFetchOptions {
+  rules?: StreamEventRules;
+  maxEventBytes?: number;
+  maxErrorBodyBytes?: number;
+}
+
+/**
  * The `fetch` both SDKs are given: Node's own, with what they lack.
  *
  * - Redirects are not followed. A model endpoint that redirects is
@@ -27,9 +77,10 @@ const CR = 0x0d;
  * - An error answer is read up to MAX_PROVIDER_ERROR_BODY_BYTES: the SDKs
  *   read it whole to build their error (a 400 MB body held ~1 GB).
  */
-export function providerFetch(limits: { maxEventBytes: number; maxErrorBodyBytes: number } = { maxEventBytes: MAX_PROVIDER_EVENT_BYTES, maxErrorBodyBytes: MAX_PROVIDER_ERROR_BODY_BYTES }): typeof fetch {
+export function providerFetch({ rules = {}, maxEventBytes = MAX_PROVIDER_EVENT_BYTES, maxErrorBodyBytes = MAX_PROVIDER_ERROR_BODY_BYTES }: ProviderFetchOptions = {}): typeof fetch {
   return async (input, init) => {
-    const response = await fetch(input, { ...init, redirect: 'manual' });
+    const { [ON_PROVIDER_EVENT]: onEvent, ...fetchInit } = (init ?? {}) as RequestInit & { [ON_PROVIDER_EVENT]?: () => void };
+    const response = await fetch(input, { ...fetchInit, redirect: 'manual' });
     // A status no Response may carry (llhttp reads any three digits): not this protocol's answer.
     if (response.status < 200 || response.status > 599) {
       await response.body?.cancel();
@@ -37,7 +88,7 @@ export function providerFetch(limits: { maxEventBytes: number; maxErrorBodyBytes
     }
     // 204, 205 and 304 have no body (a Response cannot be built with one).
     if (response.body === null || response.status === 204 || response.status === 205 || response.status === 304) return response;
-    const body = response.ok ? response.body.pipeThrough(wholeEvents(limits.maxEventBytes)) : response.body.pipeThrough(firstBytes(limits.maxErrorBodyBytes));
+    const body = response.ok ? response.body.pipeThrough(wholeEvents(maxEventBytes, rules, onEvent)) : response.body.pipeThrough(firstBytes(maxErrorBodyBytes));
     return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
 }
@@ -50,8 +101,10 @@ export function providerFetch(limits: { maxEventBytes: number; maxErrorBodyBytes
  * they take out of a chunk, so a read of 32,768 empty events cost ~200 ms.
  * An event of nothing but line ends is dropped: it dispatches nothing.
  * Errors as soon as more than `maxEventBytes` arrive without a boundary.
+ * Each event is shown to `rules` (ends the stream after the last, errors on
+ * a refused one) and told to `onEvent`.
  */
-export function wholeEvents(maxEventBytes: number): TransformStream<Uint8Array, Uint8Array> {
+export function wholeEvents(maxEventBytes: number, rules: StreamEventRules = {}, onEvent?: () => void): TransformStream<Uint8Array, Uint8Array> {
   // The event being read: its parts from earlier reads, their size, and whether it holds more than line ends.
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
@@ -60,6 +113,22 @@ export function wholeEvents(maxEventBytes: number): TransformStream<Uint8Array, 
   let b1 = 0;
   let b2 = 0;
   let b3 = 0;
+  const { isLast, isRefused } = rules;
+  const judged = isLast !== undefined || isRefused !== undefined;
+  /** Passes one whole event on; false once the stream has ended (after the last, or a refused one). */
+  const pass = (event: Uint8Array, controller: TransformStreamDefaultController<Uint8Array>): boolean => {
+    onEvent?.();
+    // latin1: the fields the rules read (names, `[DONE]`) are ASCII, and it never fails on a split character.
+    const text = judged ? Buffer.from(event.buffer, event.byteOffset, event.byteLength).toString('latin1') : '';
+    if (isRefused?.(text)) {
+      controller.error(new ProviderError('provider_bad_response', false, undefined, new Error('an event this protocol does not carry')));
+      return false;
+    }
+    controller.enqueue(event);
+    if (!isLast?.(text)) return true;
+    controller.terminate(); // cancels the rest of the body: the connection is let go
+    return false;
+  };
   return new TransformStream({
     transform(chunk, controller) {
       let start = 0;
@@ -68,7 +137,10 @@ export function wholeEvents(maxEventBytes: number): TransformStream<Uint8Array, 
         if ((b === LF && (b1 === LF || (b1 === CR && b2 === LF && b3 === CR))) || (b === CR && b1 === CR)) {
           if (content) {
             const tail = chunk.subarray(start, i + 1);
-            controller.enqueue(pending.length === 0 ? tail : Buffer.concat([...pending, tail]));
+            if (!pass(pending.length === 0 ? tail : Buffer.concat([...pending, tail]), controller)) {
+              pending = [];
+              return;
+            }
           }
           pending = [];
           pendingBytes = 0;
@@ -93,7 +165,7 @@ export function wholeEvents(maxEventBytes: number): TransformStream<Uint8Array, 
       }
     },
     flush(controller) {
-      if (content) controller.enqueue(Buffer.concat(pending));
+      if (content) pass(Buffer.concat(pending), controller);
     },
   });
 }
