@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { ApiKeys } from './auth/api-keys.service';
-import { AppLogger } from './common/logging/app-logger';
+import { AppLogger, routeConsoleTo } from './common/logging/app-logger';
 import { ConfigError, loadAppConfig, secretsOf } from './config/app-config';
 import { shutdownGracefully } from './shutdown';
 
@@ -54,6 +54,7 @@ async function bootstrap(logger: AppLogger): Promise<void> {
 // The JSON logger exists before anything else, so start-up lines and start-up failures are redacted too.
 const logger = new AppLogger();
 Logger.overrideLogger(logger);
+routeConsoleTo(logger);
 bootstrap(logger).catch((err: unknown) => {
   logger.fatal(err, 'Bootstrap');
   process.exit(1);

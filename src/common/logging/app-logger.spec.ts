@@ -1,7 +1,7 @@
 import { ConsoleLogger, Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { AppLogger, CaptureDestination, REDACT_PATHS } from './app-logger';
+import { AppLogger, CaptureDestination, REDACT_PATHS, routeConsoleTo } from './app-logger';
 import { REDACTED, SecretRegistry } from './secret-registry';
 
 function setup(secrets: string[] = []) {
@@ -167,5 +167,24 @@ describe('AppLogger', () => {
     expect(parsed().map((l) => l.context)).toEqual(expect.arrayContaining(['Bootstrap', 'NestFactory', 'InstanceLoader', 'NestApplication']));
     expect(parsed().at(-1)!.msg).toBe(`listening; bootstrap key ${REDACTED}`);
     for (const l of parsed()) expect(Object.keys(l)).toEqual(['level', 'time', 'context', 'msg']);
+  });
+});
+
+describe('routeConsoleTo', () => {
+  it('makes each console call one redacted JSON line of ours, however many lines its text holds', () => {
+    const { logger, destination } = setup(['sk-console-canary-1']);
+    const restore = routeConsoleTo(logger);
+    try {
+      console.error('Could not parse message into JSON:', 'x sk-console-canary-1\n{"level":"error","msg":"forged"}');
+      console.log('%s and %d', 'formatted', 42);
+    } finally {
+      restore();
+    }
+    expect(destination.lines).toHaveLength(2);
+    const [printed, formatted] = destination.lines.map((line) => JSON.parse(line));
+    expect(printed).toMatchObject({ level: 'error', context: 'console' });
+    expect(printed.msg).toContain(REDACTED);
+    expect(destination.lines.join('\n')).not.toContain('sk-console-canary-1');
+    expect(formatted).toMatchObject({ level: 'info', context: 'console', msg: 'formatted and 42' });
   });
 });

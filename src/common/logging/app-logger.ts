@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger as PinoInstance } from 'pino';
 import { redactJsonLine, redactText } from './redact';
@@ -258,4 +259,20 @@ function errorFromStack(stack: string, fallbackMessage: string): SerializedError
 /** The app logger: `new AppLogger(options)`. */
 export function createAppLogger(options: AppLoggerOptions = {}): AppLogger {
   return new AppLogger(options);
+}
+
+/**
+ * Sends what libraries print with `console` through `logger`: one redacted JSON
+ * line per call, at the matching level, context `console`. The OpenAI SDK
+ * prints one kind of unparseable event with console.error whatever its
+ * `logLevel` (refused before it now, see provider-fetch.ts); raw text on
+ * stdout could hold a secret or pose as a log line of ours, one per line it
+ * holds. For the server's entry (main.ts), not for tests, which keep Jest's
+ * console. Returns what undoes it.
+ */
+export function routeConsoleTo(logger: AppLogger): () => void {
+  const saved = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug, trace: console.trace };
+  const to = (level: 'log' | 'warn' | 'error' | 'debug') => (...args: unknown[]) => logger[level](format(...args), 'console');
+  Object.assign(console, { log: to('log'), info: to('log'), warn: to('warn'), error: to('error'), debug: to('debug'), trace: to('debug') });
+  return () => void Object.assign(console, saved);
 }
