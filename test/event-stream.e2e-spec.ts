@@ -233,6 +233,30 @@ describe('worker event streams (SSE)', () => {
     }
   });
 
+  // One key (a read key handed to a tool) could hold every stream of the instance (an attack round).
+  it('caps streams per API key: past it 429 for that key, while another key still opens streams', async () => {
+    const capped = await startTestApp({ RUNTIME_STORE_URL: 'memory:', SSE_MAX_STREAMS_PER_KEY: '2', SSE_MAX_STREAMS: '10' });
+    const url = await capped.listen();
+    try {
+      const read = ((await capped.post('/api/keys', { name: 'a tool', scopes: ['read'] })).body as { secret: string }).secret;
+      const asTool = { authorization: `Bearer ${read}` };
+      const [a, b] = [await createEmbeddedWorker(capped), await createEmbeddedWorker(capped)];
+      const first = await connect(eventsPath(a), asTool, capped, url);
+      expect([first.status, (await connect('/api/events', asTool, capped, url)).status]).toEqual([200, 200]);
+      const third = await connect(eventsPath(b), asTool, capped, url); // a stream, were the cap not there: waited for with a deadline
+      await third.waitFor((c) => c.ended, 5_000);
+      expect([third.status, third.headers['retry-after']]).toEqual([429, '5']);
+      expectErrorShape(JSON.parse(third.text), 429, 'too_many_streams');
+      expect(JSON.parse(third.text).message).toBe('This API key has its maximum of open event streams; retry later');
+      expect((await connect(eventsPath(b), {}, capped, url)).status).toBe(200); // the admin key is another key
+      first.close();
+      for (const deadline = Date.now() + 5_000; capped.app.get(EventStreams).count > 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+      expect((await connect(eventsPath(b), asTool, capped, url)).status).toBe(200); // a closed stream gives its slot back
+    } finally {
+      await capped.close();
+    }
+  });
+
   it('says which cap a 429 hit, and which id a stream resumes from', async () => {
     const capped = await startTestApp({ RUNTIME_STORE_URL: 'memory:', SSE_MAX_STREAMS_PER_WORKER: '1', SSE_MAX_STREAMS: '5' });
     const url = await capped.listen();

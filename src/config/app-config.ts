@@ -78,6 +78,8 @@ export interface EventStreamConfig {
   flushMs: number;
   maxStreams: number;
   maxStreamsPerWorker: number;
+  /** So that one key (a read key handed to a tool) cannot take every stream of the instance. */
+  maxStreamsPerKey: number;
 }
 
 export interface AuthConfig {
@@ -274,6 +276,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       flushMs: intFromEnv(env, 'SSE_FLUSH_MS', 50, 0, 1000),
       maxStreams: intFromEnv(env, 'SSE_MAX_STREAMS', 1000, 1, 1_000_000),
       maxStreamsPerWorker: intFromEnv(env, 'SSE_MAX_STREAMS_PER_WORKER', 200, 1, 1_000_000),
+      maxStreamsPerKey: intFromEnv(env, 'SSE_MAX_STREAMS_PER_KEY', 500, 1, 1_000_000),
     },
     auth: {
       disabled: authDisabled,

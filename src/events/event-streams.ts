@@ -6,6 +6,7 @@ import { SseStream } from '../common/http/sse-stream';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { EventSink, StreamResetReason, Subscription, WorkerEvent } from '../runtimes/runtime-source';
 import { toHeartbeatData, toStreamClosingData, toStreamOverflowData, toStreamResetData, toWorkerEventData } from './dto/worker-event.dto';
+import { ANONYMOUS_KEY_ID } from '../auth/auth.constants';
 
 /** The scope of `/api/events` streams (a worker's stream is scoped `<runtime_id>/<worker_id>`). */
 export const ALL_EVENTS_SCOPE = 'all';
@@ -49,7 +50,7 @@ interface OpenStream {
  * Every Server-Sent Events response of the process: it opens them (after
  * every check, so errors stay JSON), bounds them, and ends them.
  *
- * - Caps: streams per scope (a worker) and in total; past them `429`
+ * - Caps: streams per scope (a worker), per API key and in total; past them `429`
  *   `too_many_streams` with Retry-After, before anything is written.
  * - Each event is serialised once into a frame (a Buffer) and the same bytes
  *   are written to every stream that gets it (frames are cached per event
@@ -71,6 +72,7 @@ export class EventStreams implements BeforeApplicationShutdown {
   private readonly logger = new Logger(EventStreams.name);
   private readonly open = new Set<OpenStream>();
   private readonly perScope = new Map<string, number>();
+  private readonly perKey = new Map<string, number>();
   private readonly frames = new WeakMap<WorkerEvent, Map<string, Buffer>>();
   private readonly chunks = new WeakMap<readonly WorkerEvent[], Buffer>();
   private readonly sweeper: NodeJS.Timeout;
@@ -99,12 +101,17 @@ export class EventStreams implements BeforeApplicationShutdown {
     if (this.open.size >= limits.maxStreams) {
       throw new ApiError(429, 'too_many_streams', 'The server holds its maximum of open event streams; retry later', { headers: { 'Retry-After': '5' } });
     }
+    // AUTH=off: every client is the one anonymous principal; only the total cap applies.
+    const keyId = req.auth?.keyId === ANONYMOUS_KEY_ID ? undefined : req.auth?.keyId;
+    if (keyId !== undefined && (this.perKey.get(keyId) ?? 0) >= limits.maxStreamsPerKey) {
+      throw new ApiError(429, 'too_many_streams', 'This API key has its maximum of open event streams; retry later', { headers: { 'Retry-After': '5' } });
+    }
     if ((this.perScope.get(scope) ?? 0) >= limits.maxStreamsPerWorker) {
       const what = scope === ALL_EVENTS_SCOPE ? 'The event log has' : 'This worker has';
       throw new ApiError(429, 'too_many_streams', `${what} its maximum of open event streams; retry later`, { headers: { 'Retry-After': '5' } });
     }
     const stream = new SseStream(reply.raw, { takeOver: () => reply.hijack(), heartbeatMs: limits.heartbeatMs, maxBufferedBytes: limits.clientBufferBytes, heartbeatFrame: () => frame('heartbeat', toHeartbeatData()), flushMs: limits.flushMs });
-    const entry: OpenStream = { stream, scope, keyId: req.auth?.keyId };
+    const entry: OpenStream = { stream, scope, keyId };
     this.track(entry);
     try {
       const subscription = await subscribe(this.sinkFor(stream));
@@ -162,14 +169,14 @@ export class EventStreams implements BeforeApplicationShutdown {
 
   private track(entry: OpenStream): void {
     this.open.add(entry);
-    this.perScope.set(entry.scope, (this.perScope.get(entry.scope) ?? 0) + 1);
+    count(this.perScope, entry.scope, 1);
+    if (entry.keyId !== undefined) count(this.perKey, entry.keyId, 1);
   }
 
   private untrack(entry: OpenStream): void {
     if (!this.open.delete(entry)) return;
-    const n = (this.perScope.get(entry.scope) ?? 1) - 1;
-    if (n > 0) this.perScope.set(entry.scope, n);
-    else this.perScope.delete(entry.scope);
+    count(this.perScope, entry.scope, -1);
+    if (entry.keyId !== undefined) count(this.perKey, entry.keyId, -1);
   }
 
   /** Unread bytes of every stream whose socket is still held, ended ones included (tests, operators). */
@@ -245,4 +252,11 @@ export class EventStreams implements BeforeApplicationShutdown {
     clearInterval(this.sweeper);
     await this.closeAll();
   }
+}
+
+/** Adds `by` to a count, removing it at zero (the maps hold only what is open). */
+function count(counts: Map<string, number>, name: string, by: number): void {
+  const n = (counts.get(name) ?? 0) + by;
+  if (n > 0) counts.set(name, n);
+  else counts.delete(name);
 }
