@@ -365,6 +365,35 @@ describe('pipelining bound (raw TCP)', () => {
   });
 });
 
+describe('a request that never arrives whole (raw TCP)', () => {
+  let t: TestApp;
+  let port: number;
+  let worker: string;
+  beforeAll(async () => {
+    t = await startTestApp({ RUNTIME_STORE_URL: 'memory:', HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1000' });
+    port = Number(new URL(await t.listen()).port);
+    worker = await createEmbeddedWorker(t);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const head = (extra: string) =>
+    `POST /api/runtimes/embedded-worker-runtime/workers/${worker}/input HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\nContent-Type: application/json\r\n${extra}\r\n`;
+
+  // Its error is its own answer, at once: held back as if owed to an earlier request, it kept the connection open for good (a review).
+  it.each([
+    ['a body that stalls past HTTP_REQUEST_TIMEOUT_MS', () => head('Content-Length: 100\r\n') + '{"conte', 408],
+    ['a chunked body with a bad chunk size', () => head('Transfer-Encoding: chunked\r\n') + 'ZZ\r\n', 400],
+  ])('%s: its error answer, and the connection closes', async (_name, bytes, status) => {
+    const ex = await rawExchange(port, bytes(), 6_000);
+    expect(ex.closed).toBe(true);
+    const { responses } = parseResponses(ex.text);
+    expect(responses).toHaveLength(1);
+    expectJsonError(responses[0], status, 'validation_failed');
+  });
+});
+
 describe('the connection cap', () => {
   it('never admits more connections than the open-file limit leaves room for (a default of 10,000 under ulimit -n 1024 would not hold)', () => {
     expect(effectiveMaxConnections(10_000, 1024)).toBe(1024 - 128);

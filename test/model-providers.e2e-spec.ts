@@ -420,9 +420,10 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
     it('keep-alive the SDK drops (comments, pings) is activity: quiet for longer than timeoutMs in all, the reply arrives', async () => {
       const f = flavour.dialect.frames({ messages: [] }, { kind: 'reply' });
       const usage = { inputTokens: 1, outputTokens: 1 };
-      const quiet = Array.from({ length: 8 }, () => flavour.keepAlive).flat();
-      server.setDefault({ kind: 'raw', status: 200, headers: SSE, writes: [...f.start(usage), ...quiet, f.text('after the wait'), ...f.end(usage)], gapMs: 100 });
-      const outcome = await call({ timeoutMs: 300, maxRetries: 0 });
+      // 8 keep-alives 200 ms apart: 1.6 s without a chunk the SDK reports, against a 1 s timeout (5 × the gap).
+      const quiet = Array.from({ length: 8 }, (_, i) => flavour.keepAlive[i % flavour.keepAlive.length]);
+      server.setDefault({ kind: 'raw', status: 200, headers: SSE, writes: [...f.start(usage), ...quiet, f.text('after the wait'), ...f.end(usage)], gapMs: 200 });
+      const outcome = await call({ timeoutMs: 1000, maxRetries: 0 });
       expect(outcome.error).toBeUndefined();
       expect(outcome.text).toBe('after the wait');
     });
@@ -875,14 +876,18 @@ describe('openai-compatible stream events', () => {
   const chunk = (choices: unknown[]) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices })}\n\n`;
 
   // The SDK prints an unparseable `thread.*` event with console.error, whatever its logLevel: provider text, line by line, past the redacting logger.
-  it('an Assistants event (event: thread.*) → provider_bad_response, and the SDK prints nothing', async () => {
+  // The SDK keeps an event's last name: a thread.* name after another one must be refused too (a review).
+  it.each([
+    ['alone', ''],
+    ['after another name', 'event: message\n'],
+  ])('an Assistants event (event: thread.*, %s) → provider_bad_response, and the SDK prints nothing', async (_label, before) => {
     const canary = 'canary-thread-7c2d91';
     const forged = `{"level":"error","msg":"forged ${canary}"}`;
     server.setDefault({
       kind: 'raw',
       status: 200,
       headers: SSE,
-      writes: [chunk([{ index: 0, delta: { role: 'assistant' }, finish_reason: null }]), `event: thread.run.${canary}\ndata: {not json ${canary}\ndata: ${forged}\n\n`],
+      writes: [chunk([{ index: 0, delta: { role: 'assistant' }, finish_reason: null }]), `${before}event: thread.run.${canary}\ndata: {not json ${canary}\ndata: ${forged}\n\n`],
       end: 'hang',
     });
     const printed = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) => jest.spyOn(console, level).mockImplementation(() => undefined));

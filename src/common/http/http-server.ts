@@ -120,7 +120,7 @@ function sendDeadline(timeoutMs: number): (this: ServerResponse) => void {
 
 interface ConnectionState {
   /** Responses of this connection's requests that have not gone out yet (running or waiting). */
-  readonly unanswered: Set<ServerResponse>;
+  readonly unanswered: Map<ServerResponse, IncomingMessage>;
   /** Pipelined requests waiting for the answer before theirs to go out, oldest first. */
   readonly waiting: Array<() => void>;
   /** Refused at the cap or closed for pipelining: no further request on it is served. */
@@ -148,10 +148,10 @@ function connectionOf(socket: Socket, server: ServerState): ConnectionState {
   const s = socket as TrackedSocket;
   let connection = s[CONNECTION];
   if (!connection) {
-    const created: ConnectionState = { unanswered: new Set(), waiting: [], refused: false };
+    const created: ConnectionState = { unanswered: new Map(), waiting: [], refused: false };
     s[CONNECTION] = connection = created;
     socket.once('close', () => {
-      for (const res of created.unanswered) server.inFlight.delete(res);
+      for (const res of created.unanswered.keys()) server.inFlight.delete(res);
       created.unanswered.clear();
       created.waiting.length = 0;
     });
@@ -257,8 +257,7 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
     const connection = connectionOf(socket, state);
     if (open > maxConnections) {
       connection.refused = true;
-      socket.end(rawErrorResponse(503, 'service_unavailable', 'The server holds its maximum of connections; retry later', { 'Retry-After': '1' }));
-      socket.destroySoon();
+      endWith(socket, rawErrorResponse(503, 'service_unavailable', 'The server holds its maximum of connections; retry later', { 'Retry-After': '1' }));
     }
   });
 
@@ -286,7 +285,7 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
       socket.destroy();
       return;
     }
-    connection.unanswered.add(res);
+    connection.unanswered.set(res, req);
     state.inFlight.add(res);
     res.once('close', () => {
       connection.unanswered.delete(res);
@@ -315,8 +314,7 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
     socket.on('error', () => socket.destroy());
     // An answer still owed to an earlier pipelined request would be read as this one's: close instead.
     if (connectionOf(socket, state).unanswered.size > 0) return socket.destroy();
-    socket.end(rawErrorResponse(400, 'validation_failed', 'CONNECT is not supported: this server is not a proxy'));
-    socket.destroySoon();
+    endWith(socket, rawErrorResponse(400, 'validation_failed', 'CONNECT is not supported: this server is not a proxy'));
   });
 
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
@@ -328,7 +326,7 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
     const connection = connectionOf(socket, state);
-    // Node reports a parser that failed again at the next bytes or timeout: the first answer stands.
+    // Node reports a parser that failed again at the next bytes: the first answer stands.
     if (connection.owedError !== undefined) return;
     const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
     const code = err.code ?? '';
@@ -339,9 +337,16 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
           ? rawErrorResponse(408, 'validation_failed', 'The request was not sent in time')
           : rawErrorResponse(400, 'validation_failed', 'The request is not valid HTTP');
     connection.refused = true;
-    // Requests parsed before the bad bytes are answered first, in order (one may have acted: a 400 in
-    // its place would tell its client it did not); this answer follows the last of them (see 'close' above).
-    if (connection.unanswered.size > 0) return void (connection.owedError = response);
+    const requests = [...connection.unanswered.values()];
+    if (requests.some((req) => !req.complete)) {
+      // About a request still arriving (a body that stalled past the request timeout, a bad chunk): the
+      // error is its answer, now; it will never be whole, so waiting would hold the connection for good.
+      // Behind earlier answers still owed, it would be read as theirs: close instead.
+      return requests.length > 1 || current?.headersSent ? socket.destroy() : endWith(socket, response);
+    }
+    // Bytes after whole requests: those are answered first, in order (one may have acted: a 400 in its
+    // place would tell its client it did not); this answer follows the last of them (see 'close' above).
+    if (requests.length > 0) return void (connection.owedError = response);
     // A response under way that is not ours to wait for: a second one would corrupt it, so just close.
     if (current?.headersSent) return socket.destroy();
     endWith(socket, response);

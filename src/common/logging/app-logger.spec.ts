@@ -177,10 +177,16 @@ describe('routeConsoleTo', () => {
     try {
       console.error('Could not parse message into JSON:', 'x sk-console-canary-1\n{"level":"error","msg":"forged"}');
       console.log('%s and %d', 'formatted', 42);
+      console.dir({ secret: 'sk-console-canary-1' });
+      console.warn('w');
+      console.info('i');
+      console.trace('t');
+      console.group('g');
+      console.table([1]);
     } finally {
       restore();
     }
-    expect(destination.lines).toHaveLength(2);
+    expect(destination.lines).toHaveLength(8);
     const [printed, formatted] = destination.lines.map((line) => JSON.parse(line));
     expect(printed).toMatchObject({ level: 'error', context: 'console' });
     expect(printed.msg).toContain(REDACTED);

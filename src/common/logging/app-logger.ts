@@ -1,4 +1,4 @@
-import { format } from 'node:util';
+import { format, inspect } from 'node:util';
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger as PinoInstance } from 'pino';
 import { redactJsonLine, redactText } from './redact';
@@ -271,8 +271,20 @@ export function createAppLogger(options: AppLoggerOptions = {}): AppLogger {
  * console. Returns what undoes it.
  */
 export function routeConsoleTo(logger: AppLogger): () => void {
-  const saved = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug, trace: console.trace };
+  const names = ['log', 'info', 'warn', 'error', 'debug', 'trace', 'dir', 'table', 'group', 'groupCollapsed'] as const;
+  const saved = Object.fromEntries(names.map((name) => [name, console[name]]));
   const to = (level: 'log' | 'warn' | 'error' | 'debug') => (...args: unknown[]) => logger[level](format(...args), 'console');
-  Object.assign(console, { log: to('log'), info: to('log'), warn: to('warn'), error: to('error'), debug: to('debug'), trace: to('debug') });
+  Object.assign(console, {
+    log: to('log'),
+    info: to('log'),
+    warn: to('warn'), // console.assert prints through it
+    error: to('error'),
+    debug: to('debug'),
+    trace: (...args: unknown[]) => logger.debug(`Trace: ${format(...args)}\n${new Error().stack?.split('\n').slice(2).join('\n') ?? ''}`, 'console'),
+    dir: (value: unknown) => logger.log(inspect(value), 'console'),
+    table: to('log'),
+    group: to('log'),
+    groupCollapsed: to('log'),
+  });
   return () => void Object.assign(console, saved);
 }

@@ -10,7 +10,7 @@ import {
   usageOf,
 } from '../model-provider';
 import { withLinkedAbortSignal } from './linked-abort';
-import { providerFetch, sseField, type StreamEventRules, watchedRequest } from './provider-fetch';
+import { providerFetch, sseFieldValues, type StreamEventRules, watchedRequest } from './provider-fetch';
 import {
   badChunk,
   noEvents,
@@ -36,10 +36,11 @@ const NO_API_KEY_PLACEHOLDER = 'no-api-key-configured';
 const CONTEXT_TOO_LONG_TEXT = /maximum context length|context[ _-]?(length|window|size)|prompt is too long|too many tokens/i;
 
 const OPENAI_STREAM_RULES: StreamEventRules = {
-  // The SDK's own test for the end (`sse.data.startsWith('[DONE]')`); the data's first line is the data's start.
-  isLast: (event) => sseField(event, 'data')?.startsWith('[DONE]') === true,
+  // The SDK's own test for the end (`sse.data.startsWith('[DONE]')`): its data is the data lines joined, so the first one's start.
+  isLast: (event) => sseFieldValues(event, 'data')[0]?.startsWith('[DONE]') === true,
   // Assistants API events: never in a chat completion, and the SDK prints them to the console when they do not parse.
-  isRefused: (event) => sseField(event, 'event')?.startsWith('thread.') === true,
+  // Any of the event's names, not only the last one the SDK keeps: a refusal too many is harmless.
+  isRefused: (event) => sseFieldValues(event, 'event').some((name) => name.startsWith('thread.')),
 };
 
 /**
@@ -82,7 +83,7 @@ export class OpenAiCompatibleProvider extends ModelProvider {
           const text = readChunk(chunk);
           if (text) sink.text(text);
           else sink.activity();
-          if (firstChoice(chunk)?.finish_reason) finished = true;
+          if (replyChoice(chunk)?.finish_reason) finished = true;
           if (chunk.usage) usage = usageOf(chunk.usage.prompt_tokens, chunk.usage.completion_tokens) ?? usage;
         }
         // The SDK ends iteration silently both when our signal aborts the body read and
@@ -121,7 +122,7 @@ function readChunk(chunk: ChatCompletionChunk): string {
   if (typeof chunk !== 'object' || chunk === null || Array.isArray(chunk)) throw badChunk('not an object');
   // Every chunk carries `choices` (the final usage chunk an empty one): anything else is not this protocol.
   if (!Array.isArray(chunk.choices)) throw badChunk('choices is not a list');
-  const content = firstChoice(chunk)?.delta?.content;
+  const content = replyChoice(chunk)?.delta?.content;
   if (content === undefined || content === null) return '';
   if (typeof content !== 'string') throw badChunk('delta.content is not text');
   return content;
@@ -132,7 +133,7 @@ function readChunk(chunk: ChatCompletionChunk): string {
  * but a server may send several, in any order), or the only one a server
  * that leaves out `index` sends.
  */
-function firstChoice(chunk: ChatCompletionChunk): ChatCompletionChunk.Choice | undefined {
+function replyChoice(chunk: ChatCompletionChunk): ChatCompletionChunk.Choice | undefined {
   const choices = chunk.choices;
   if (!Array.isArray(choices)) return undefined;
   return choices.find((c) => c?.index === 0) ?? (choices.length === 1 && choices[0]?.index === undefined ? choices[0] : undefined);

@@ -1,5 +1,5 @@
 import { ProviderError } from '../model-provider';
-import { firstBytes, sseField, wholeEvents } from './provider-fetch';
+import { firstBytes, sseFieldValues, wholeEvents } from './provider-fetch';
 
 /** Runs `chunks` through `transform`; the chunks that come out, or the error the stream ended with. */
 async function through(transform: TransformStream<Uint8Array, Uint8Array>, chunks: string[]): Promise<{ out: string[]; error?: unknown }> {
@@ -79,7 +79,7 @@ describe('wholeEvents', () => {
 });
 
 describe('wholeEvents with a protocol\'s rules', () => {
-  const rules = { isLast: (e: string) => sseField(e, 'data') === '[DONE]', isRefused: (e: string) => sseField(e, 'event') === 'bad' };
+  const rules = { isLast: (e: string) => sseFieldValues(e, 'data')[0] === '[DONE]', isRefused: (e: string) => sseFieldValues(e, 'event').includes('bad') };
 
   it('ends the stream after the last event, whatever follows in the same read or later', async () => {
     const { out, error } = await through(wholeEvents(1024, rules), ['data: a\n\ndata:[DONE]\n\ndata: after\n\n', 'data: later\n\n']);
@@ -102,11 +102,13 @@ describe('wholeEvents with a protocol\'s rules', () => {
     expect(events).toBe(3);
   });
 
-  it('reads a field with or without the space after its colon, and only a whole field name', () => {
-    expect(sseField('event: x\r\ndata:[DONE]', 'data')).toBe('[DONE]');
-    expect(sseField('data:  two spaces', 'data')).toBe(' two spaces');
-    expect(sseField('database: no\ndata: yes', 'data')).toBe('yes');
-    expect(sseField(': comment', 'data')).toBeUndefined();
+  it('reads every value of a field as the SDKs do: with or without the space, a bare name, only whole names', () => {
+    expect(sseFieldValues('event: x\r\ndata:[DONE]', 'data')).toEqual(['[DONE]']);
+    expect(sseFieldValues('data:  two spaces', 'data')).toEqual([' two spaces']);
+    expect(sseFieldValues('database: no\ndata: yes', 'data')).toEqual(['yes']);
+    expect(sseFieldValues('data\ndata: [DONE]', 'data')).toEqual(['', '[DONE]']);
+    expect(sseFieldValues('event: message\revent: thread.run.x\ndata: {', 'event')).toEqual(['message', 'thread.run.x']);
+    expect(sseFieldValues(': comment', 'data')).toEqual([]);
   });
 });
 

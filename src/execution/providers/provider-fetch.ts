@@ -44,13 +44,20 @@ export function watchedRequest(onEvent: () => void): Record<never, never> {
   return { [ON_PROVIDER_EVENT]: onEvent };
 }
 
-/** The value of an event's first `name` field (`name: value` or `name:value`), or undefined. */
-export function sseField(event: string, name: string): string | undefined {
+/**
+ * The values of an event's `name` fields, in order, read as the SDKs' decoders
+ * read them: `name: value`, `name:value`, or a line of just `name` (an empty
+ * value).
+ */
+export function sseFieldValues(event: string, name: string): string[] {
+  const values: string[] = [];
   for (const line of event.split(/\r\n|\r|\n/)) {
-    if (!line.startsWith(name) || line.charCodeAt(name.length) !== 0x3a) continue;
-    return line.charCodeAt(name.length + 1) === 0x20 ? line.slice(name.length + 2) : line.slice(name.length + 1);
+    if (line === name) values.push('');
+    else if (line.startsWith(name) && line.charCodeAt(name.length) === 0x3a) {
+      values.push(line.charCodeAt(name.length + 1) === 0x20 ? line.slice(name.length + 2) : line.slice(name.length + 1));
+    }
   }
-  return undefined;
+  return values;
 }
 
 export interface ProviderFetchOptions {
