@@ -299,33 +299,26 @@ describe('pipelining bound (raw TCP)', () => {
     expect(ex.closed).toBe(true);
   });
 
-  it('a request pipelined after a connection\'s last answer is not run: it could never be answered', async () => {
-    const worker = await createEmbeddedWorker(t);
-    const transcript = `/api/runtimes/embedded-worker-runtime/workers/${worker}/transcript`;
-    const body = JSON.stringify({ kind: 'user', content: 'never run' });
-    const input =
+  /** A raw POST of one input to `worker` with the admin key (`extra`: more header lines). */
+  const rawInput = (worker: string, content: string, extra = '') => {
+    const body = JSON.stringify({ kind: 'user', content });
+    return (
       `POST /api/runtimes/embedded-worker-runtime/workers/${worker}/input HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-    // No key: the 401 closes the connection (its body, if any, is never read), so it is the last answer.
-    const last = `GET ${transcript} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
-    const ex = await rawExchange(port, last + input);
-    expect(parseResponses(ex.text).responses.map((r) => [r.status, r.headers.connection])).toEqual([[401, 'close']]);
-    expect(ex.closed).toBe(true);
-    expect(((await t.get(transcript)).body as { total_items: number }).total_items).toBe(0);
-  });
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`
+    );
+  };
 
-  // Node parses the next request only once it has read the refused one's body, after the last answer went out.
+  // A refusal that does not read the body closes the connection, so it is the last answer. Behind one with a
+  // body, Node parses the next request only once it has read that body: after the last answer went out.
+  const padding = JSON.stringify({ padding: 'x'.repeat(2_000) });
   it.each([
-    ['a 401 to a POST with a body', (body: string) => `POST /api/runtimes/embedded-worker-runtime/workers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer nope\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 401],
-    ['a 405 to a PUT with a body', (body: string, key: string) => `PUT /api/runtimes/embedded-worker-runtime/workers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 405],
-  ])('a request pipelined after %s (the last answer, its body unread) is not run either', async (_name, refused, status) => {
+    ['a 401 to a GET', (transcript: string) => `GET ${transcript} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, 401],
+    ['a 401 to a POST with a body', () => `POST /api/runtimes/embedded-worker-runtime/workers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer nope\r\nContent-Type: application/json\r\nContent-Length: ${padding.length}\r\n\r\n${padding}`, 401],
+    ['a 405 to a PUT with a body', () => `PUT /api/runtimes/embedded-worker-runtime/workers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\nContent-Type: application/json\r\nContent-Length: ${padding.length}\r\n\r\n${padding}`, 405],
+  ])('a request pipelined after a connection\'s last answer (%s) is not run: it could never be answered', async (_name, last, status) => {
     const worker = await createEmbeddedWorker(t);
     const transcript = `/api/runtimes/embedded-worker-runtime/workers/${worker}/transcript`;
-    const body = JSON.stringify({ kind: 'user', content: 'never run' });
-    const input =
-      `POST /api/runtimes/embedded-worker-runtime/workers/${worker}/input HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-    const ex = await rawExchange(port, refused(JSON.stringify({ padding: 'x'.repeat(2_000) }), t.adminKey) + input);
+    const ex = await rawExchange(port, last(transcript) + rawInput(worker, 'never run'));
     expect(parseResponses(ex.text).responses.map((r) => [r.status, r.headers.connection])).toEqual([[status, 'close']]);
     expect(ex.closed).toBe(true);
     expect(((await t.get(transcript)).body as { total_items: number }).total_items).toBe(0);
@@ -335,13 +328,7 @@ describe('pipelining bound (raw TCP)', () => {
   it('bytes that are not HTTP after requests: their answers first, in order, then the 400, and the connection closes', async () => {
     const worker = await createEmbeddedWorker(t);
     const transcript = `/api/runtimes/embedded-worker-runtime/workers/${worker}/transcript`;
-    const input = (content: string, extra = '') => {
-      const body = JSON.stringify({ content });
-      return (
-        `POST /api/runtimes/embedded-worker-runtime/workers/${worker}/input HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\n` +
-        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`
-      );
-    };
+    const input = (content: string, extra = '') => rawInput(worker, content, extra);
     const page = `GET ${transcript} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.adminKey}\r\n\r\n`;
     const ex = await rawExchange(port, input('first') + input('second') + page + 'BAD REQUEST\r\n\r\n');
     const { responses, rest } = parseResponses(ex.text);

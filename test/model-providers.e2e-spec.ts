@@ -108,22 +108,29 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
+/**
+ * A fake provider for the describe block this is called in: started before its
+ * tests (handed to `use`), closed after them; after each test it must have
+ * nothing open (the adapter finished or aborted every request), then is reset.
+ */
+function fakeServerPerBlock(start: () => Promise<FakeModelServer>, use: (server: FakeModelServer) => void): void {
   let server: FakeModelServer;
-
   beforeAll(async () => {
-    server = await flavour.start();
+    server = await start();
+    use(server);
   });
-
   afterAll(async () => {
     await server.close();
   });
-
   afterEach(async () => {
-    // Every test leaves the fake with nothing open: the adapter finished or aborted each request.
     await server.waitForIdle(2000);
     server.reset();
   });
+}
+
+describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
+  let server!: FakeModelServer;
+  fakeServerPerBlock(flavour.start, (s) => (server = s));
 
   function provider(overrides: Partial<ModelProviderSettings> = {}): ModelProvider {
     return createModelProvider({
@@ -765,20 +772,8 @@ describe.each(FLAVOURS)('model provider $kind through callModel', (flavour) => {
 });
 
 describe('openai-compatible request shape', () => {
-  let server: FakeModelServer;
-
-  beforeAll(async () => {
-    server = await startFakeOpenAiServer();
-  });
-
-  afterAll(async () => {
-    await server.close();
-  });
-
-  afterEach(async () => {
-    await server.waitForIdle(2000);
-    server.reset();
-  });
+  let server!: FakeModelServer;
+  fakeServerPerBlock(startFakeOpenAiServer, (s) => (server = s));
 
   function settings(overrides: Partial<ModelProviderSettings> = {}): ModelProviderSettings {
     return {
@@ -849,18 +844,8 @@ describe('openai-compatible request shape', () => {
 });
 
 describe('openai-compatible stream events', () => {
-  let server: FakeModelServer;
-
-  beforeAll(async () => {
-    server = await startFakeOpenAiServer();
-  });
-  afterAll(async () => {
-    await server.close();
-  });
-  afterEach(async () => {
-    await server.waitForIdle(2000);
-    server.reset();
-  });
+  let server!: FakeModelServer;
+  fakeServerPerBlock(startFakeOpenAiServer, (s) => (server = s));
 
   async function call(): Promise<Outcome> {
     const pieces: string[] = [];
@@ -918,18 +903,8 @@ describe('openai-compatible stream events', () => {
 });
 
 describe('anthropic stream errors', () => {
-  let server: FakeModelServer;
-
-  beforeAll(async () => {
-    server = await startFakeAnthropicServer();
-  });
-  afterAll(async () => {
-    await server.close();
-  });
-  afterEach(async () => {
-    await server.waitForIdle(2000);
-    server.reset();
-  });
+  let server!: FakeModelServer;
+  fakeServerPerBlock(startFakeAnthropicServer, (s) => (server = s));
 
   // Looked up in a plain object, `constructor` or `toString` found its prototype's function instead of no status.
   it.each(['constructor', 'toString', 'a_type_added_later'])('an in-stream error of an unknown type (%s) is a provider_error, retried', async (type) => {
@@ -950,20 +925,8 @@ describe('anthropic stream errors', () => {
 });
 
 describe('anthropic request shape', () => {
-  let server: FakeModelServer;
-
-  beforeAll(async () => {
-    server = await startFakeAnthropicServer();
-  });
-
-  afterAll(async () => {
-    await server.close();
-  });
-
-  afterEach(async () => {
-    await server.waitForIdle(2000);
-    server.reset();
-  });
+  let server!: FakeModelServer;
+  fakeServerPerBlock(startFakeAnthropicServer, (s) => (server = s));
 
   function settings(overrides: Partial<ModelProviderSettings> = {}): ModelProviderSettings {
     return {
