@@ -1,12 +1,13 @@
 import { HttpException } from '@nestjs/common';
-import { Agent, request } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:http';
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AllExceptionsFilter } from '../src/common/filters/all-exceptions.filter';
-import { effectiveMaxConnections, MAX_PIPELINED_REQUESTS } from '../src/common/http/http-server';
+import { effectiveMaxConnections, hardenHttpServer, MAX_PIPELINED_REQUESTS } from '../src/common/http/http-server';
+import { loadAppConfig } from '../src/config/app-config';
 import { ChildServer } from './support/child-server';
 import { ERROR_KEYS } from './support/shapes';
 import { TRANSCRIPT_PAGE_MAX_CHARS } from '../src/runtimes/runtimes.constants';
@@ -378,6 +379,43 @@ describe('a request that never arrives whole (raw TCP)', () => {
     const { responses } = parseResponses(ex.text);
     expect(responses).toHaveLength(1);
     expectJsonError(responses[0], status, 'validation_failed');
+  });
+});
+
+// On a plain Node server, where a handler can be slow at will: the router's answers are too fast for this.
+describe('hardenHttpServer: a request queued behind a slow answer that never arrives whole (raw TCP)', () => {
+  let server: Server;
+  let port: number;
+  const ran: string[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      ran.push(`${req.method} ${req.url}`);
+      // Well past the request timeout (1 s, checked every 0.5 s), so the queued request times out first.
+      if (req.url === '/slow') return void setTimeout(() => res.end('slow done'), 3_000);
+      req.resume();
+      req.on('end', () => res.end('read'));
+    });
+    hardenHttpServer(server, { ...loadAppConfig({ HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1000' } as NodeJS.ProcessEnv).http });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  // Its unread body stops Node reading the socket, and the request timeout counts the wait in our queue:
+  // the first version of the fix destroyed the connection, losing the slow answer (a review).
+  it('the earlier answer goes out whole, then the 408, and the queued request never runs', async () => {
+    const body = 'x'.repeat(200_000);
+    const ex = await rawExchange(port, `GET /slow HTTP/1.1\r\nHost: a\r\n\r\nPOST /p HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 6_000);
+    const { responses } = parseResponses(ex.text);
+    expect(responses.map((r) => [r.status, r.body.startsWith('{') ? JSON.parse(r.body).error : r.body])).toEqual([
+      [200, 'slow done'],
+      [408, 'validation_failed'],
+    ]);
+    expect(ex.closed).toBe(true);
+    expect(ran).toEqual(['GET /slow']);
   });
 });
 

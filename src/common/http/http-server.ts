@@ -121,8 +121,8 @@ function sendDeadline(timeoutMs: number): (this: ServerResponse) => void {
 interface ConnectionState {
   /** Responses of this connection's requests that have not gone out yet (running or waiting). */
   readonly unanswered: Map<ServerResponse, IncomingMessage>;
-  /** Pipelined requests waiting for the answer before theirs to go out, oldest first. */
-  readonly waiting: Array<() => void>;
+  /** Pipelined requests waiting for the answer before theirs to go out, oldest first (not run yet). */
+  readonly waiting: Array<{ res: ServerResponse; run: () => void }>;
   /** Refused at the cap or closed for pipelining: no further request on it is served. */
   refused: boolean;
   /**
@@ -294,7 +294,7 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
       // this answer was the connection's last (Connection: close, the per-socket cap, a drain): Node gives
       // the socket to no later answer, so a request run now would act and never be answered.
       if (socket.destroyed || socket.writableEnded) connection.waiting.length = 0;
-      else if (connection.waiting.length > 0) connection.waiting.shift()!();
+      else if (connection.waiting.length > 0) connection.waiting.shift()!.run();
       else if (connection.owedError !== undefined && connection.unanswered.size === 0) endWith(socket, connection.owedError);
     });
     res.on('prefinish', armSendDeadline);
@@ -304,7 +304,7 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
     // Node would run them all at once and hold every answer until its turn to be written, so a client
     // that pipelines and never reads held MAX_PIPELINED_REQUESTS answers per connection (transcript pages:
     // +1.9 GiB for 10 connections). Now it holds one, which the send deadline ends.
-    if (connection.unanswered.size > 1) connection.waiting.push(() => dispatchLater(app, server, req, res));
+    if (connection.unanswered.size > 1) connection.waiting.push({ res, run: () => dispatchLater(app, server, req, res) });
     else dispatch(app, server, req, res);
   });
 
@@ -337,16 +337,25 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
           ? rawErrorResponse(408, 'validation_failed', 'The request was not sent in time')
           : rawErrorResponse(400, 'validation_failed', 'The request is not valid HTTP');
     connection.refused = true;
-    const requests = [...connection.unanswered.values()];
-    if (requests.some((req) => !req.complete)) {
-      // About a request still arriving (a body that stalled past the request timeout, a bad chunk): the
-      // error is its answer, now; it will never be whole, so waiting would hold the connection for good.
-      // Behind earlier answers still owed, it would be read as theirs: close instead.
-      return requests.length > 1 || current?.headersSent ? socket.destroy() : endWith(socket, response);
+    // A request still arriving (a body that stalled past the request timeout, a bad chunk) will never be whole.
+    // One still waiting its turn has not run (and its unread body may be what stopped Node reading the socket):
+    // it is dropped, and the error follows the answers owed before it, like bytes after whole requests.
+    const incomplete = [...connection.unanswered].filter(([, req]) => !req.complete).map(([res]) => res);
+    const queued = new Set(connection.waiting.map((entry) => entry.res));
+    if (incomplete.length > 0 && incomplete.every((res) => queued.has(res))) {
+      for (const res of incomplete) {
+        connection.unanswered.delete(res);
+        state.inFlight.delete(res);
+      }
+      connection.waiting.splice(0, connection.waiting.length, ...connection.waiting.filter((entry) => !incomplete.includes(entry.res)));
+    } else if (incomplete.length > 0) {
+      // One that is running: the error is its own answer, now (waiting would hold the connection for
+      // good). Behind earlier answers still owed, it would be read as theirs: close instead.
+      return connection.unanswered.size > 1 || current?.headersSent ? socket.destroy() : endWith(socket, response);
     }
     // Bytes after whole requests: those are answered first, in order (one may have acted: a 400 in its
     // place would tell its client it did not); this answer follows the last of them (see 'close' above).
-    if (requests.length > 0) return void (connection.owedError = response);
+    if (connection.unanswered.size > 0) return void (connection.owedError = response);
     // A response under way that is not ours to wait for: a second one would corrupt it, so just close.
     if (current?.headersSent) return socket.destroy();
     endWith(socket, response);
