@@ -126,8 +126,9 @@ interface ConnectionState {
   /** Refused at the cap or closed for pipelining: no further request on it is served. */
   refused: boolean;
   /**
-   * The error answer to bytes that were not HTTP, held until the answers owed to the requests
-   * parsed before them have gone out (written at once, it would be read as theirs).
+   * The error answer to bytes that were not HTTP, or to a queued request that never arrived whole,
+   * held until the answers owed to the requests before them have gone out (written at once, it
+   * would be read as theirs).
    */
   owedError?: string;
 }
@@ -278,7 +279,7 @@ export function hardenHttpServer(server: Server, config: HttpConfig): void {
     const socket = req.socket;
     const connection = connectionOf(socket, state);
     // writableEnded: the connection's last answer went out before Node parsed this one (it first read
-    // that request's unread body): run now, it could act and never be answered.
+    // that request's unread body): were it run now, it could act and never be answered.
     if (connection.refused || socket.destroyed || socket.writableEnded) return;
     if (connection.unanswered.size >= MAX_PIPELINED_REQUESTS) {
       connection.refused = true;
