@@ -12,7 +12,7 @@ import {
 } from '../model-provider';
 import { toAnthropicConversation } from './anthropic-conversation';
 import { withLinkedAbortSignal } from './linked-abort';
-import { providerFetch, watchedRequest } from './provider-fetch';
+import { providerFetch, sseFieldValues, type StreamEventRules, watchedRequest } from './provider-fetch';
 import {
   badChunk,
   noEvents,
@@ -55,6 +55,11 @@ const STATUS_OF_ERROR_TYPE: Record<string, number> = {
 
 const CONTEXT_TOO_LONG_TEXT = /prompt is too long/i;
 
+const ANTHROPIC_STREAM_RULES: StreamEventRules = {
+  // The end marker (the SDK names an event by its last `event:` line): the SDK would read on until the server closes.
+  isLast: (event) => sseFieldValues(event, 'event').at(-1) === 'message_stop',
+};
+
 /** Anthropic Messages API, streamed. */
 export class AnthropicProvider extends ModelProvider {
   readonly name = 'anthropic';
@@ -72,7 +77,7 @@ export class AnthropicProvider extends ModelProvider {
       // to the console, past our redacting logger; failures reach the operator log as `cause`.
       logLevel: 'off',
       // No redirects, whole events of bounded size, bounded error bodies (provider-fetch.ts).
-      fetch: providerFetch(),
+      fetch: providerFetch({ rules: ANTHROPIC_STREAM_RULES }),
     });
   }
 
@@ -118,8 +123,6 @@ export class AnthropicProvider extends ModelProvider {
               // content_block_start/stop, and event types added after this was written.
               sink.activity();
           }
-          // Done: the SDK would read on until the server closes, and one that keeps the connection open must not hold the run.
-          if (stopped) break;
         }
         // The SDK ends iteration silently both when our signal aborts the body read and
         // when the server closes the stream early; only we can tell these apart.
